@@ -1,0 +1,1 @@
+"""yousaid: code consultation comments into themes."""

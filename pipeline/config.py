@@ -1,0 +1,53 @@
+"""Project parameters: params.yaml merged over defaults, so every stage reads the same settings."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import YousaidError
+
+DEFAULTS: dict[str, Any] = {
+    "seed": 42,
+    "paths": {
+        "input": "data/demo/comments.csv",
+        "codebook": "labels/codebook.yaml",
+        "comments": "data/interim/comments.parquet",
+        "rejected": "data/interim/rejected.csv",
+    },
+    "ingest": {
+        # export column name -> contract name (id, text, weight, ...)
+        "columns": {},
+        "sheet": None,
+        # "error": stop at the first bad row; "reject": set bad rows aside with a reason
+        "on_bad_rows": "error",
+        "extra_non_answers": [],
+    },
+}
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Read params.yaml if present; a missing file means the defaults (useful outside the repo)."""
+    path = Path(path)
+    if not path.exists():
+        return copy.deepcopy(DEFAULTS)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise YousaidError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise YousaidError(f"{path}: expected a mapping at the top level")
+    return _merge(DEFAULTS, data)

@@ -1,0 +1,191 @@
+"""Turning raw survey exports into one validated comments table, losing no row.
+
+Every input row ends in exactly one place: the comments table (substantive or flagged as a
+non-answer) or the rejected table with a reason. Structural problems (no `id` column, an empty
+file, undecodable bytes) stop ingest with a one-line error naming file, row and column.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.errors import InputError
+from pipeline.substantive import flag_non_substantive
+from pipeline.tables import read_raw
+
+log = logging.getLogger(__name__)
+
+REQUIRED = ("id", "text")
+_SPACES = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def normalise_text(text: str) -> str:
+    """NFC, no invisible or control characters, single spaces: what the models should see."""
+    text = unicodedata.normalize("NFC", text)
+    text = _INVISIBLE.sub("", text)
+    text = _CONTROL.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+@dataclass
+class IngestResult:
+    comments: pd.DataFrame
+    rejected: pd.DataFrame
+    encodings: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        substantive = int(self.comments["substantive"].sum()) if len(self.comments) else 0
+        return {
+            "rows_read": len(self.comments) + len(self.rejected),
+            "substantive": substantive,
+            "flagged_non_substantive": len(self.comments) - substantive,
+            "rejected": len(self.rejected),
+        }
+
+
+def _map_columns(raw: pd.DataFrame, path: Path, columns: Mapping[str, str]) -> pd.DataFrame:
+    """Rename export headers to contract names; headers match case- and space-insensitively."""
+    def key(name: str) -> str:
+        return re.sub(r"\s+", " ", str(name)).strip().lower()
+
+    by_key = {key(c): c for c in raw.columns}
+    renames: dict[str, str] = {}
+    for source, target in columns.items():
+        found = by_key.get(key(source))
+        if found is None:
+            if target in REQUIRED:
+                raise InputError(
+                    str(path),
+                    f"column '{source}' (mapped to '{target}' in params.yaml) not found; "
+                    f"columns are: {', '.join(map(str, raw.columns))}",
+                    row=1,
+                )
+            continue
+        renames[found] = target
+    frame = raw.rename(columns=renames)
+    # Contract names match loosely too ("ID", " Text ")
+    loose = {c: key(c) for c in frame.columns if key(c) in REQUIRED + ("weight",) and c not in renames.values()}
+    frame = frame.rename(columns=loose)
+    for name in REQUIRED:
+        if name not in frame.columns:
+            raise InputError(
+                str(path),
+                f"required column '{name}' is missing (columns are: {', '.join(map(str, raw.columns))}); "
+                "map the export's name to it under ingest.columns in params.yaml",
+                row=1,
+                column=name,
+            )
+    return frame
+
+
+def _check_weights(frame: pd.DataFrame, path: Path, rows: Sequence[int]) -> list[tuple[int, str]]:
+    """Problems with the survey weight column as (position, reason); blank weights are allowed."""
+    problems = []
+    if "weight" not in frame.columns:
+        return problems
+    for pos, value in enumerate(frame["weight"]):
+        value = str(value).strip()
+        if not value:
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            problems.append((pos, f"weight '{value}' is not a number"))
+            continue
+        if not number > 0 or number != number or number == float("inf"):
+            problems.append((pos, f"weight {value} must be a positive number"))
+    return problems
+
+
+def read_comments(
+    path: str | Path,
+    columns: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+    on_bad_rows: str = "error",
+) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+    """One file -> (valid rows, rejected rows with reasons, encoding used)."""
+    path = Path(path)
+    raw = read_raw(path, sheet=sheet)
+    if raw.frame.empty:
+        raise InputError(str(path), "the file has a header but no data rows", row=1)
+    frame = _map_columns(raw.frame, path, columns or {})
+    frame.insert(0, "source_row", raw.rows)
+    frame.insert(0, "source_file", path.name)
+    frame["id"] = frame["id"].map(lambda v: str(v).strip())
+
+    bad: dict[int, tuple[str, str]] = {}  # position -> (column, reason)
+    for pos in (frame["id"] == "").to_numpy().nonzero()[0]:
+        bad[int(pos)] = ("id", "the id is empty")
+    first_seen: dict[str, int] = {}
+    for pos, value in enumerate(frame["id"]):
+        if not value or pos in bad:
+            continue
+        if value in first_seen:
+            bad[pos] = ("id", f"duplicate id '{value}' (first at row {raw.rows[first_seen[value]]})")
+        else:
+            first_seen[value] = pos
+    for pos, reason in _check_weights(frame, path, raw.rows):
+        bad.setdefault(pos, ("weight", reason))
+
+    if bad and on_bad_rows == "error":
+        pos = min(bad)
+        column, reason = bad[pos]
+        more = f" ({len(bad) - 1} more bad rows; set ingest.on_bad_rows: reject to set them aside)" if len(bad) > 1 else ""
+        raise InputError(str(path), reason + more, row=raw.rows[pos], column=column)
+
+    mask = frame.index.isin(list(bad))
+    rejected = frame[mask].copy()
+    rejected["reject_column"] = [bad[p][0] for p in sorted(bad)]
+    rejected["reject_reason"] = [bad[p][1] for p in sorted(bad)]
+    return frame[~mask].reset_index(drop=True), rejected.reset_index(drop=True), raw.encoding
+
+
+def ingest(
+    paths: Iterable[str | Path],
+    columns: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+    on_bad_rows: str = "error",
+    extra_non_answers: Iterable[str] = (),
+) -> IngestResult:
+    """Read, validate, normalise and flag one or more exports into a single comments table."""
+    if on_bad_rows not in ("error", "reject"):
+        raise ValueError("on_bad_rows must be 'error' or 'reject'")
+    kept, rejected, encodings = [], [], {}
+    seen_ids: dict[str, str] = {}
+    for path in paths:
+        good, bad, encoding = read_comments(path, columns, sheet, on_bad_rows)
+        encodings[str(path)] = encoding
+        clash = good["id"].isin(seen_ids)
+        if clash.any():
+            first = good[clash].iloc[0]
+            reason = f"duplicate id '{first['id']}' (also in {seen_ids[first['id']]})"
+            if on_bad_rows == "error":
+                raise InputError(str(path), reason, row=int(first["source_row"]), column="id")
+            moved = good[clash].assign(
+                reject_column="id",
+                reject_reason=[f"duplicate id '{i}' (also in {seen_ids[i]})" for i in good.loc[clash, "id"]],
+            )
+            bad = pd.concat([bad, moved], ignore_index=True)
+            good = good[~clash].reset_index(drop=True)
+        seen_ids.update(dict.fromkeys(good["id"], Path(path).name))
+        kept.append(good)
+        rejected.append(bad)
+
+    comments = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=["id", "text"])
+    comments = comments.rename(columns={"text": "text_original"})
+    comments.insert(comments.columns.get_loc("text_original"), "text", comments["text_original"].map(normalise_text))
+    if "weight" in comments.columns:
+        comments["weight"] = pd.to_numeric(comments["weight"].replace("", None), errors="coerce")
+    comments = pd.concat([comments, flag_non_substantive(comments["text"], extra_non_answers)], axis=1)
+    rejected_frame = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame()
+    return IngestResult(comments, rejected_frame, encodings)
