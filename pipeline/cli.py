@@ -84,9 +84,39 @@ def ingest(
     typer.echo(result["comments"])
 
 
+# --- embed --------------------------------------------------------------------------------
+
+def run_embed(params: dict[str, Any]) -> dict:
+    import pandas as pd
+
+    from pipeline.embed import embed_texts, write_embeddings
+
+    cfg = params["embedding"]
+    comments = pd.read_parquet(params["paths"]["comments"], columns=["id", "text"])
+    vectors, stats = embed_texts(
+        comments["text"].tolist(),
+        cfg["model"],
+        cache_dir=params["paths"]["embedding_cache"],
+        batch_size=int(cfg.get("batch_size", 64)),
+    )
+    out = write_embeddings(vectors, comments["id"].tolist(), cfg["model"], params["paths"]["embeddings"])
+    typer.echo(
+        f"embedded {stats['texts']} comments with {cfg['model']}: "
+        f"{stats['unique_to_embed']} computed, {stats['cached']} from cache",
+        err=True,
+    )
+    return {"embeddings": out}
+
+
+@app.command()
+def embed(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Embed every comment with the configured sentence-transformers model (cached per text)."""
+    typer.echo(run_embed(_params(params))["embeddings"])
+
+
 # --- run ----------------------------------------------------------------------------------
 
-STAGES = {"ingest": run_ingest}
+STAGES = {"ingest": run_ingest, "embed": run_embed}
 
 
 @app.command()

@@ -17,7 +17,10 @@ DEFAULTS: dict[str, Any] = {
         "codebook": "labels/codebook.yaml",
         "comments": "data/interim/comments.parquet",
         "rejected": "data/interim/rejected.csv",
+        "embeddings": "data/interim/embeddings.npy",
+        "embedding_cache": ".cache/embeddings",
     },
+    "embedding": {"model": "all-MiniLM-L6-v2", "batch_size": 64},
     "ingest": {
         # export column name -> contract name (id, text, weight, ...)
         "columns": {},

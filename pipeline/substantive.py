@@ -22,7 +22,8 @@ _FILLER = r"(?:\s+(?:at all|really|thanks|thank you|thx|ta|tbh|to be honest|sorr
 
 _PATTERNS: dict[str, list[str]] = {
     "no_answer": [
-        r"(?:no+|nope|nah|na|non|nil|none|nothing|not really|not that i (?:know|can see)|no+ne?)",
+        r"(?:no+|nope|nah|na|non|nil|none|nothing|not really|not that i (?:know|can see|can think of)|no+ne?)",
+        r"(?:(?:no+|nope|nah|none|nothing),? (?:not really|nothing|none|no+|nope|really not))",
         r"(?:n/?a|n\.a|not applicable|nothing (?:missing|to say|to report|to comment)|no comments?)",
         r"(?:no+ (?:thanks|thank you|comment|comments|opinion|suggestions?|nothing|answer|response))",
         r"(?:i have nothing to (?:add|say)|nothing (?:else )?(?:to add|i can think of)|can'?t think of anything)",
@@ -32,7 +33,9 @@ _PATTERNS: dict[str, list[str]] = {
     "dont_know": [
         r"(?:(?:i )?(?:do not|don'?t|dont|dnt|didn'?t) know|dunno|idk|i don'?t know really)",
         r"(?:(?:i(?:'?m| am) )?(?:not sure|unsure|uncertain)|no idea|i have no idea|no clue|not a clue)",
-        r"(?:(?:i )?(?:have|had) not read (?:it|the plan)|haven'?t read (?:it|the plan)|not read it)",
+        r"(?:(?:i )?(?:have|had) not read (?:it|the plan)|(?:i )?haven'?t read (?:it|the plan)|not read it)",
+        r"(?:(?:so )?(?:i )?(?:can'?t|cannot|couldn'?t) (?:say|comment|tell)|so can'?t say)",
+        r"(?:(?:i(?:'?m| am) )?not sure what (?:you mean|is meant|this means|you are asking)(?: by \w+)?)",
         r"(?:don'?t know enough(?: about it)?|i(?:'?m| am) not (?:an )?expert|no opinion|no view)",
     ],
     "no_suggestion": [
@@ -41,6 +44,7 @@ _PATTERNS: dict[str, list[str]] = {
         r"(?:(?:i(?:'?m| am) )?(?:happy|satisfied|content) with (?:it|the plan|that|this)(?: as it is)?)",
         r"(?:yes|yeah|yep|maybe|possibly|probably|perhaps|everything|all of it|covered|well done)",
         r"(?:you(?:'ve| have) covered (?:it|everything)(?: all)?|(?:it|the plan) covers (?:it|everything))",
+        r"(?:(?:it |the plan )?(?:seems|looks|appears) to cover (?:it|everything|it all)(?: well)?)",
         r"(?:nothing,? (?:it )?(?:looks|seems) (?:fine|good|ok|okay)|test|testing|asdf+|x+|\.+)",
     ],
 }
@@ -48,7 +52,7 @@ _COMPILED = {
     reason: re.compile(r"^(?:" + "|".join(p + _FILLER for p in pats) + r")$")
     for reason, pats in _PATTERNS.items()
 }
-_CLAUSE_SPLIT = re.compile(r"\s*(?:[,.;:!?/()]+|\s-\s|\band\b|\bbut\b)\s*")
+_CLAUSE_SPLIT = re.compile(r"\s*(?:[,.;:!?()]+|\s-\s|\band\b|\bbut\b|\bso\b)\s*")
 _WORDLIKE = re.compile(r"[^\W_]", re.UNICODE)
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 

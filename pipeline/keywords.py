@@ -1,0 +1,82 @@
+"""Keyword tokens for topic descriptions: lower-cased spaCy lemmas without stop words.
+
+A blank English pipeline with the lookup lemmatiser from spacy-lookups-data works offline (no
+model download), so "stations were closed" and "station closure" share the keyword "station".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+# Words that carry no theme in consultation answers, on top of spaCy's English stop words.
+EXTRA_STOP_WORDS = frozenset(
+    {"think", "feel", "need", "like", "lot", "thing", "really", "just", "want", "would", "also",
+     "get", "make", "way", "yes", "know", "etc"}
+)
+MAX_CHARS = 50_000_000  # c-TF-IDF joins a topic's comments into one long text
+
+
+@lru_cache(maxsize=1)
+def get_nlp():
+    """The blank English pipeline with a lookup lemmatiser, built once per process."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()  # loads the lookup tables from spacy-lookups-data
+    nlp.max_length = MAX_CHARS
+    return nlp
+
+
+def stop_words(extra: Iterable[str] = ()) -> frozenset[str]:
+    nlp = get_nlp()
+    return frozenset(nlp.Defaults.stop_words) | EXTRA_STOP_WORDS | {w.lower() for w in extra}
+
+
+class KeywordTokenizer:
+    """Callable text -> keyword lemmas, with optional consultation-specific stop words."""
+
+    def __init__(self, extra_stop_words: Iterable[str] = ()) -> None:
+        self.extra = tuple(sorted({w.lower() for w in extra_stop_words}))
+        self._stops: frozenset[str] | None = None
+
+    @property
+    def stops(self) -> frozenset[str]:
+        if self._stops is None:
+            self._stops = stop_words(self.extra)
+        return self._stops
+
+    def _keep(self, token) -> str | None:
+        if not token.is_alpha or len(token.text) < 2:
+            return None
+        lemma = token.lemma_.lower() or token.lower_
+        if token.lower_ in self.stops or lemma in self.stops or len(lemma) < 2:
+            return None
+        return lemma
+
+    def __call__(self, text: str) -> list[str]:
+        return [lemma for tok in get_nlp()(text.lower()) if (lemma := self._keep(tok))]
+
+    def many(self, texts: Sequence[str], batch_size: int = 256) -> list[list[str]]:
+        """Keyword tokens of many texts, batched through spaCy's pipe."""
+        docs = get_nlp().pipe((t.lower() for t in texts), batch_size=batch_size)
+        return [[lemma for tok in doc if (lemma := self._keep(tok))] for doc in docs]
+
+
+lemmatise = KeywordTokenizer()  # the default: use as `CountVectorizer(tokenizer=lemmatise)`
+
+
+def keyword_vectorizer(
+    extra_stop_words: Iterable[str] = (), ngram_range: tuple[int, int] = (1, 2), min_df: int = 1
+):
+    """A CountVectorizer whose vocabulary is lemmas, for BERTopic's c-TF-IDF keywords."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(
+        tokenizer=KeywordTokenizer(extra_stop_words),
+        token_pattern=None,  # silence the "token_pattern is ignored" warning
+        lowercase=False,  # the tokenizer lower-cases itself, before the case-sensitive lookup
+        ngram_range=ngram_range,
+        min_df=min_df,
+    )
