@@ -17,10 +17,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Label Studio gets its own venv (its pins clash with the analysis stack); tests start a real server.
+.venv-ls/.installed: scripts/label-studio
+	$(PYTHON) scripts/label-studio install
+	touch $@
+
 run: install
 	$(BIN)/yousaid run
 
-test: install
+test: install .venv-ls/.installed
 	$(BIN)/python -m pytest
 
 lint: install
@@ -28,3 +33,6 @@ lint: install
 
 clean:
 	rm -rf data/interim data/processed reports .pytest_cache
+
+bench: install
+	$(BIN)/python scripts/benchmark.py

@@ -19,8 +19,27 @@ DEFAULTS: dict[str, Any] = {
         "rejected": "data/interim/rejected.csv",
         "embeddings": "data/interim/embeddings.npy",
         "embedding_cache": ".cache/embeddings",
+        "labelled": "labels/labelled.csv",
+        "model_dir": "models/demo",
+        "coded": "data/processed/coded.parquet",
+    },
+    "classifier": {"cv": 4, "min_positives": 3, "review_margin": 0.15},
+    "label": {
+        # Label Studio server; LABEL_STUDIO_URL overrides. The token is never a parameter: it comes
+        # from LABEL_STUDIO_API_KEY / LABEL_STUDIO_USER_TOKEN or ~/.config/yousaid/label-studio.env
+        "url": "http://127.0.0.1:8080",
+        "project": None,  # project title; None = the codebook's name
+        "batch": 50,  # comments per `yousaid label push`
+        "sampling": "uncertainty",  # queue: uncertainty (lowest score first) or sequential
+        "metadata": ["route", "age_band", "gender", "ethnicity", "borough", "inner_outer"],
+        "annotations": "labels/annotations.jsonl",
+        "agreement": "labels/agreement.csv",
+        "disagreements": "labels/disagreements.csv",
     },
     "embedding": {"model": "all-MiniLM-L6-v2", "batch_size": 64},
+    "discover": {"out_dir": "data/processed"},  # the rest: pipeline.discover.DiscoverSettings
+    # the rest of `report` (group_by, min_base, n_quotes, ...): pipeline.report.DEFAULTS
+    "report": {"out_dir": "reports", "responses": "labels/responses.yaml", "quotes": "labels/quotes.yaml"},
     "ingest": {
         # export column name -> contract name (id, text, weight, ...)
         "columns": {},

@@ -53,7 +53,9 @@ def model_path(name: str) -> Path:
             ) from exc
         path = source.locate(module)
         if not path.exists():
-            raise YousaidError(f"package '{source.package}' is installed but holds no model at {path}")
+            raise YousaidError(
+                f"package '{source.package}' is installed but holds no model at {path}"
+            )
         return path
     if Path(name).is_dir():
         return Path(name)
@@ -99,7 +101,10 @@ class EmbeddingCache:
                 keys, vectors = data["keys"], data["vectors"]
             n = len(self._shards)
             self._shards.append(vectors)
-            for i, key in enumerate(keys):
+            # Read the raw 32 bytes: numpy strips trailing NULs from "S32" items, which would
+            # lose every digest that ends in 0x00 (one text in 256) after a reload.
+            raw = np.ascontiguousarray(keys).view(np.uint8).reshape(len(keys), -1)
+            for i, key in enumerate(raw):
                 self._index[key.tobytes()] = (n, i)
 
     def __contains__(self, key: bytes) -> bool:
@@ -138,7 +143,11 @@ def embed_texts(
     for key, text in zip(keys, texts, strict=True):
         if (cache is None or key not in cache) and key not in todo:
             todo[key] = text
-    stats = {"texts": len(texts), "unique_to_embed": len(todo), "cached": len(texts) - sum(1 for k in keys if k in todo)}
+    stats = {
+        "texts": len(texts),
+        "unique_to_embed": len(todo),
+        "cached": len(texts) - sum(1 for k in keys if k in todo),
+    }
     fresh: dict[bytes, np.ndarray] = {}
     if todo:
         encoder = load_model(model)
@@ -197,6 +206,9 @@ def read_embeddings(path: str | Path, ids: Sequence[str] | None = None) -> np.nd
     if not path.exists():
         raise YousaidError(f"{path}: no embeddings yet; run `yousaid embed` first")
     meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    if ids is not None and meta["ids_sha256"] != hashlib.sha256("\n".join(ids).encode()).hexdigest():
-        raise YousaidError(f"{path}: made for a different comments table; run `yousaid embed` again")
+    expected = hashlib.sha256("\n".join(ids).encode()).hexdigest() if ids is not None else None
+    if expected is not None and meta["ids_sha256"] != expected:
+        raise YousaidError(
+            f"{path}: made for a different comments table; run `yousaid embed` again"
+        )
     return np.load(path, mmap_mode="r")

@@ -23,6 +23,8 @@ from pipeline.tables import read_raw
 log = logging.getLogger(__name__)
 
 REQUIRED = ("id", "text")
+# Columns ingest adds: an input that already has one would be silently overwritten or clash
+RESERVED = ("source_file", "source_row", "text_original", "substantive", "non_substantive_reason")
 _SPACES = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -53,7 +55,9 @@ class IngestResult:
         }
 
 
-def _map_columns(raw: pd.DataFrame, path: Path, columns: Mapping[str, str]) -> pd.DataFrame:
+def _map_columns(
+    raw: pd.DataFrame, path: Path, columns: Mapping[str, str], header_row: int = 1
+) -> pd.DataFrame:
     """Rename export headers to contract names; headers match case- and space-insensitively."""
     def key(name: str) -> str:
         return re.sub(r"\s+", " ", str(name)).strip().lower()
@@ -68,7 +72,8 @@ def _map_columns(raw: pd.DataFrame, path: Path, columns: Mapping[str, str]) -> p
                     str(path),
                     f"column '{source}' (mapped to '{target}' in params.yaml) not found; "
                     f"columns are: {', '.join(map(str, raw.columns))}",
-                    row=1,
+                    row=header_row,
+                    column=str(source),
                 )
             continue
         renames[found] = target
@@ -82,7 +87,16 @@ def _map_columns(raw: pd.DataFrame, path: Path, columns: Mapping[str, str]) -> p
                 str(path),
                 f"required column '{name}' is missing (columns are: {', '.join(map(str, raw.columns))}); "
                 "map the export's name to it under ingest.columns in params.yaml",
-                row=1,
+                row=header_row,
+                column=name,
+            )
+    for name in RESERVED:
+        if name in frame.columns:
+            raise InputError(
+                str(path),
+                "this column name is reserved for what ingest adds; rename it in the export "
+                "(or map it to another name under ingest.columns in params.yaml)",
+                row=header_row,
                 column=name,
             )
     return frame
@@ -117,8 +131,8 @@ def read_comments(
     path = Path(path)
     raw = read_raw(path, sheet=sheet)
     if raw.frame.empty:
-        raise InputError(str(path), "the file has a header but no data rows", row=1)
-    frame = _map_columns(raw.frame, path, columns or {})
+        raise InputError(str(path), "the file has a header but no data rows", row=raw.header_row)
+    frame = _map_columns(raw.frame, path, columns or {}, raw.header_row)
     frame.insert(0, "source_row", raw.rows)
     frame.insert(0, "source_file", path.name)
     frame["id"] = frame["id"].map(lambda v: str(v).strip())
@@ -161,7 +175,7 @@ def ingest(
     if on_bad_rows not in ("error", "reject"):
         raise ValueError("on_bad_rows must be 'error' or 'reject'")
     kept, rejected, encodings = [], [], {}
-    seen_ids: dict[str, str] = {}
+    seen_ids: dict[str, str] = {}  # id -> "file row N" where it was first seen
     for path in paths:
         good, bad, encoding = read_comments(path, columns, sheet, on_bad_rows)
         encodings[str(path)] = encoding
@@ -177,7 +191,9 @@ def ingest(
             )
             bad = pd.concat([bad, moved], ignore_index=True)
             good = good[~clash].reset_index(drop=True)
-        seen_ids.update(dict.fromkeys(good["id"], Path(path).name))
+        seen_ids.update(
+            (i, f"{Path(path).name} row {r}") for i, r in zip(good["id"], good["source_row"], strict=True)
+        )
         kept.append(good)
         rejected.append(bad)
 

@@ -11,9 +11,18 @@ from functools import lru_cache
 
 # Words that carry no theme in consultation answers, on top of spaCy's English stop words.
 EXTRA_STOP_WORDS = frozenset(
-    {"think", "feel", "need", "like", "lot", "thing", "really", "just", "want", "would", "also",
-     "get", "make", "way", "yes", "know", "etc"}
+    "think feel need like lot thing really just want would also get make way yes know etc oh "
+    "please pls ok okay".split()
 )
+# Where the lookup table's lemma misleads in this domain ("weed" is not the past of "wee").
+LEMMA_EXCEPTIONS = {
+    "weed": "weed",
+    "data": "data",
+    "media": "media",
+    "pcsos": "pcso",
+    "pls": "please",
+}
+CASED_EXCEPTIONS = {"Met": "met", "MET": "met"}  # the Metropolitan Police, not "meet"
 MAX_CHARS = 50_000_000  # c-TF-IDF joins a topic's comments into one long text
 
 
@@ -27,6 +36,19 @@ def get_nlp():
     nlp.initialize()  # loads the lookup tables from spacy-lookups-data
     nlp.max_length = MAX_CHARS
     return nlp
+
+
+@lru_cache(maxsize=1)
+def _lemma_table():
+    return get_nlp().get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+
+
+def lemma_of(word: str) -> str:
+    """The lower-cased lookup lemma of one token's text (the table is case-sensitive)."""
+    if word in CASED_EXCEPTIONS:
+        return CASED_EXCEPTIONS[word]
+    low = word.lower()
+    return LEMMA_EXCEPTIONS.get(low) or _lemma_table().get(low, low).lower()
 
 
 def stop_words(extra: Iterable[str] = ()) -> frozenset[str]:
@@ -50,17 +72,17 @@ class KeywordTokenizer:
     def _keep(self, token) -> str | None:
         if not token.is_alpha or len(token.text) < 2:
             return None
-        lemma = token.lemma_.lower() or token.lower_
+        lemma = lemma_of(token.text)
         if token.lower_ in self.stops or lemma in self.stops or len(lemma) < 2:
             return None
         return lemma
 
     def __call__(self, text: str) -> list[str]:
-        return [lemma for tok in get_nlp()(text.lower()) if (lemma := self._keep(tok))]
+        return [lemma for tok in get_nlp().make_doc(text) if (lemma := self._keep(tok))]
 
     def many(self, texts: Sequence[str], batch_size: int = 256) -> list[list[str]]:
-        """Keyword tokens of many texts, batched through spaCy's pipe."""
-        docs = get_nlp().pipe((t.lower() for t in texts), batch_size=batch_size)
+        """Keyword tokens of many texts, batched through spaCy's tokenizer."""
+        docs = get_nlp().tokenizer.pipe(texts, batch_size=batch_size)
         return [[lemma for tok in doc if (lemma := self._keep(tok))] for doc in docs]
 
 
@@ -76,7 +98,7 @@ def keyword_vectorizer(
     return CountVectorizer(
         tokenizer=KeywordTokenizer(extra_stop_words),
         token_pattern=None,  # silence the "token_pattern is ignored" warning
-        lowercase=False,  # the tokenizer lower-cases itself, before the case-sensitive lookup
+        lowercase=False,  # the tokenizer lower-cases itself, after the cased exceptions
         ngram_range=ngram_range,
         min_df=min_df,
     )

@@ -26,6 +26,7 @@ class RawTable:
     frame: pd.DataFrame  # all columns as str (missing cells as "")
     rows: list[int]  # the row number a person would see in a spreadsheet for each record
     encoding: str | None  # for text files, the encoding that decoded it
+    header_row: int = 1  # where the header is (title or blank rows above it are skipped)
 
 
 def _decode(path: Path, data: bytes) -> tuple[str, str]:
@@ -41,18 +42,24 @@ def _decode(path: Path, data: bytes) -> tuple[str, str]:
     try:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError as exc:
-        _raise_undecodable(path, data, min(first_bad, exc.start))
-    raise AssertionError("unreachable")
+        # The byte cp1252 (the last resort) cannot decode is the one nothing can: an earlier
+        # utf-8 failure (at `first_bad`) may be a perfectly good cp1252 character such as 0x92.
+        _raise_undecodable(path, data, exc.start)
+    raise AssertionError(f"unreachable (utf-8 failed at byte {first_bad})")
 
 
 def _raise_undecodable(path: Path, data: bytes, offset: int) -> None:
     """Locate the bad byte as a (row, column) by parsing the prefix leniently."""
-    prefix = data[:offset].decode("latin-1")
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    prefix = data[start:offset].decode("latin-1")
     records = list(csv.reader(io.StringIO(prefix, newline="")))
-    header = next(csv.reader(io.StringIO(data.decode("latin-1"), newline="")), [])
-    row = max(len(records), 1)
-    field = len(records[-1]) - 1 if records else 0
-    column = header[field] if 0 <= field < len(header) else None
+    header = next(csv.reader(io.StringIO(data[start:].decode("latin-1"), newline="")), [])
+    if not records or prefix.endswith(("\n", "\r")):
+        # the bad byte opens a new record (a prefix ending in a line break is a finished record)
+        row, field = len(records) + 1, 0
+    else:
+        row, field = len(records), len(records[-1]) - 1
+    column = header[field].strip() if 0 <= field < len(header) else None
     raise InputError(
         str(path),
         f"byte 0x{data[offset]:02x} cannot be decoded as utf-8, utf-8-sig or cp1252",
@@ -66,11 +73,12 @@ def _read_csv(path: Path) -> RawTable:
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
         raise InputError(str(path), "the file is empty")
     text, encoding = _decode(path, data)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader)
+    parsed = _csv_records(path, text)
+    # blank lines above the header are layout
+    header_row, header = next(((n, r) for n, r in parsed if any(c.strip() for c in r)), (1, []))
     records: list[list[str]] = []
     rows: list[int] = []
-    for line, record in enumerate(reader, start=2):  # the row a spreadsheet would show
+    for line, record in parsed:  # `line`: the row a spreadsheet would show
         if not any(cell.strip() for cell in record):
             continue  # blank lines are layout, not answers
         if len(record) > len(header):
@@ -86,7 +94,34 @@ def _read_csv(path: Path) -> RawTable:
         records.append(record + [""] * (len(header) - len(record)))
         rows.append(line)
     frame = pd.DataFrame(records, columns=_header_names(path, header), dtype=str)
-    return RawTable(frame, rows, encoding)
+    return RawTable(frame, rows, encoding, header_row)
+
+
+def _csv_records(path: Path, text: str):
+    """Yield (row number, cells); a badly quoted cell stops with an error instead of silently
+    swallowing the rows after it (the lenient parser reads them into that one cell)."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    row = 0
+    while True:
+        row += 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            lenient = list(csv.reader(io.StringIO(text, newline="")))
+            header = next((r for r in lenient if any(c.strip() for c in r)), [])
+            cells = lenient[row - 1] if row - 1 < len(lenient) else []
+            field = next((i for i, cell in enumerate(cells) if "\n" in cell or "\r" in cell), None)
+            column = header[field].strip() if field is not None and field < len(header) else None
+            raise InputError(
+                str(path),
+                f'badly quoted cell ({exc}): a stray " would swallow the rows after it; '
+                'quote the cell and double any " inside it',
+                row=row,
+                column=column,
+            ) from exc
+        yield row, record
 
 
 def _header_names(path: Path, header: list) -> list[str]:
@@ -112,30 +147,54 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
     if sheet is not None and sheet not in workbook.sheetnames:
         raise InputError(str(path), f"no sheet named '{sheet}' (sheets: {workbook.sheetnames})")
     ws = workbook[sheet] if sheet else workbook.worksheets[0]
-    # Merged cells hold their value in the top-left cell only: spread it so a merged header
-    # ("Q5 What is missing" over two columns) still names every column it covers.
-    grid = [[cell.value for cell in row] for row in ws.iter_rows()]
-    for rng in ws.merged_cells.ranges:
-        value = grid[rng.min_row - 1][rng.min_col - 1]
-        for r in range(rng.min_row - 1, rng.max_row):
-            for c in range(rng.min_col - 1, rng.max_col):
-                grid[r][c] = value if r == rng.min_row - 1 else grid[r][c]
-    # Skip the blank (or title-only) rows above the header: the header is the first row
-    # with at least two filled cells, or the first non-blank row of a one-column sheet.
-    filled = [sum(v is not None and str(v).strip() != "" for v in row) for row in grid]
+    grid = [[cell.value for cell in row] for row in ws.iter_rows(min_row=1, min_col=1)]
+    # What was typed, counted before merges are spread: a title merged across the sheet is one cell.
+    filled = [sum(_present(v) for v in row) for row in grid]
     if not any(filled):
         raise InputError(str(path), "the sheet is empty")
+    # Skip the blank (or title-only) rows above the header: the header is the first row
+    # with at least two filled cells, or the first non-blank row of a one-column sheet.
     width = max(filled)
     header_at = next(i for i, n in enumerate(filled) if n >= min(2, width))
-    header = _header_names(path, grid[header_at])
+    merged = list(ws.merged_cells.ranges)
+    # A header cell merged downwards means a two-row header: group labels above sub-headers.
+    header_end = max((r.max_row - 1 for r in merged if r.min_row - 1 == header_at), default=0)
+    header_end = max(header_end, header_at)
+    # Merged cells hold their value in the top-left cell only: spread it over every cell it covers,
+    # so a merged header still names its columns and a merged "route" cell tags every row under it.
+    for rng in merged:
+        value = grid[rng.min_row - 1][rng.min_col - 1]
+        for r in range(rng.min_row - 1, min(rng.max_row, len(grid))):
+            for c in range(rng.min_col - 1, min(rng.max_col, len(grid[r]))):
+                grid[r][c] = value
+    band = grid[header_at : header_end + 1]
+    names = [  # the lowest label in each column's header band
+        next((_cell_text(row[c]) for row in reversed(band) if _present(row[c])), "")
+        for c in range(len(grid[0]))
+    ]
+    for rng in merged:  # a header merged across columns: the first keeps its name, then "name (2)"
+        if header_at <= rng.min_row - 1 <= header_end and rng.max_col > rng.min_col:
+            first = rng.min_col - 1
+            for c in range(first + 1, min(rng.max_col, len(names))):
+                if names[c] == names[first]:
+                    names[c] = f"{names[first]} ({c - first + 1})"
     records, rows = [], []
-    for i in range(header_at + 1, len(grid)):
+    for i in range(header_end + 1, len(grid)):
         if not filled[i]:
             continue
         records.append(["" if v is None else _cell_text(v) for v in grid[i]])
         rows.append(i + 1)
-    frame = pd.DataFrame(records, columns=header, dtype=str)
-    return RawTable(frame, rows, None)
+    frame = pd.DataFrame(records, columns=_header_names(path, names), dtype=str)
+    # Columns with no header and nothing in them are formatting, not data
+    empty = [
+        col for col, name in zip(frame.columns, names, strict=True)
+        if not name.strip() and not frame[col].str.strip().any()
+    ]
+    return RawTable(frame.drop(columns=empty), rows, None, header_at + 1)
+
+
+def _present(value: object) -> bool:
+    return value is not None and str(value).strip() != ""
 
 
 def _cell_text(value: object) -> str:
@@ -149,8 +208,16 @@ def _read_parquet(path: Path) -> RawTable:
         frame = pd.read_parquet(path)
     except Exception as exc:
         raise InputError(str(path), f"not a readable parquet file ({exc})") from exc
-    frame = frame.astype(object).where(frame.notna(), "").astype(str)
+    # as text, like a csv: ids stored as floats (a column with a gap) read 101, not 101.0
+    frame = frame.astype(object).map(lambda v: "" if _missing(v) else _cell_text(v))
     return RawTable(frame, list(range(1, len(frame) + 1)), None)
+
+
+def _missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and arrays in a cell
+        return False
 
 
 def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:

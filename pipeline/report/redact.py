@@ -35,38 +35,129 @@ _REGEXES: list[tuple[str, re.Pattern[str]]] = [
     ("EMAIL", re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
     ("URL", re.compile(r"\b(?:https?://|www\.)[^\s<>\"')]+", re.IGNORECASE)),
     # +44 / 0044 / 0 followed by 9-10 more digits, allowing spaces, dashes and brackets.
-    ("PHONE", re.compile(
-        r"(?<![\w+])(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?|\(?0)"
-        r"(?:\d{2,4}\)?[ -]?\d{3,4}[ -]?\d{3,4}|\d{9,10})(?!\w)")),
+    (
+        "PHONE",
+        re.compile(
+            r"(?<![\w+])(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?|\(?0)"
+            r"(?:\d{2,4}\)?[ -]?\d{3,4}[ -]?\d{3,4}|\d{9,10})(?!\w)"
+        ),
+    ),
     # Full UK postcodes, any case ("SW1A 1AA", "e8 3pb", "N19GU").
-    ("POSTCODE", re.compile(
-        r"\b(?:GIR\s?0AA|[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2})\b", re.IGNORECASE)),
+    (
+        "POSTCODE",
+        re.compile(
+            r"\b(?:GIR\s?0AA|[A-Z]{1,2}\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2})\b", re.IGNORECASE
+        ),
+    ),
     # Current registrations ("LD21 XYZ", "ab12cde") in any case; older prefix/suffix
     # styles ("P123 ABC", "ABC 123D") only in capitals, where they cannot be ordinary words.
     ("VEHICLE_REG", re.compile(r"\b[A-Z]{2}\d{2}\s?[A-Z]{3}\b", re.IGNORECASE)),
     ("VEHICLE_REG", re.compile(r"\b(?:[A-Z]\d{1,3}\s?[A-Z]{3}|[A-Z]{3}\s?\d{1,3}[A-Z])\b")),
     # "12 Acacia Avenue", "Flat 3, 14b High Street", "221B Baker St"
-    ("ADDRESS", re.compile(
-        r"\b(?:(?:Flat|Apartment|Apt|Unit)\s+\d+[A-Za-z]?,?\s+)?\d{1,4}[A-Za-z]?,?\s+"
-        r"(?:[A-Z][a-z'’]+\s+){1,3}" + _STREET + r"\b\.?"
-    )),
+    (
+        "ADDRESS",
+        re.compile(
+            r"\b(?:(?:Flat|Apartment|Apt|Unit)\s+\d+[A-Za-z]?,?\s+)?\d{1,4}[A-Za-z]?,?\s+"
+            r"(?:[A-Z][a-z'’]+\s+){1,3}" + _STREET + r"\b\.?"
+        ),
+    ),
 ]
 
 _TITLES = [
-    "pc", "dc", "ds", "di", "dci", "dsu", "sgt", "sergeant", "constable", "inspector", "detective",
-    "superintendent", "commander", "officer", "pcso", "mr", "mrs", "ms", "miss", "mx", "dr",
-    "cllr", "councillor", "sir", "dame", "lord", "lady", "rev", "reverend", "father", "sister",
+    "pc",
+    "dc",
+    "ds",
+    "di",
+    "dci",
+    "dsu",
+    "sgt",
+    "sergeant",
+    "constable",
+    "inspector",
+    "detective",
+    "superintendent",
+    "commander",
+    "officer",
+    "pcso",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "cllr",
+    "councillor",
+    "sir",
+    "dame",
+    "lord",
+    "lady",
+    "rev",
+    "reverend",
+    "father",
+    "sister",
 ]
 _RELATIONS = [
-    "neighbour", "neighbor", "neighbours", "son", "daughter", "husband", "wife", "partner",
-    "friend", "brother", "sister", "mum", "mother", "dad", "father", "cousin", "nephew", "niece",
-    "colleague", "landlord", "landlady", "boyfriend", "girlfriend", "grandson", "granddaughter",
-    "uncle", "aunt", "auntie", "child", "kid", "lad", "carer", "flatmate", "boss", "tenant",
+    "neighbour",
+    "neighbor",
+    "neighbours",
+    "son",
+    "daughter",
+    "husband",
+    "wife",
+    "partner",
+    "friend",
+    "brother",
+    "sister",
+    "mum",
+    "mother",
+    "dad",
+    "father",
+    "cousin",
+    "nephew",
+    "niece",
+    "colleague",
+    "landlord",
+    "landlady",
+    "boyfriend",
+    "girlfriend",
+    "grandson",
+    "granddaughter",
+    "uncle",
+    "aunt",
+    "auntie",
+    "child",
+    "kid",
+    "lad",
+    "carer",
+    "flatmate",
+    "boss",
+    "tenant",
 ]
 # Capitalised words that follow a title but are not names ("Officer Safety", "Sister Act").
 _NOT_NAMES = {
-    "police", "met", "station", "team", "safety", "training", "school", "council", "london",
-    "road", "street", "the", "a", "an", "and", "or", "of", "in", "on", "at", "to", "who", "was",
+    "police",
+    "met",
+    "station",
+    "team",
+    "safety",
+    "training",
+    "school",
+    "council",
+    "london",
+    "road",
+    "street",
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "who",
+    "was",
 }
 
 
@@ -85,12 +176,37 @@ def _name_tokens_after_trigger(span) -> tuple[int, int] | None:
     end = span.end
     start = end
     while start > span.start + 1:
-        tok = span.doc[start - 1]
-        if tok.is_title and not tok.is_stop and tok.lower_ not in _NOT_NAMES and tok.is_alpha:
+        if _is_name_token(span.doc[start - 1]):
             start -= 1
         else:
             break
     return (start, end) if start < end else None
+
+
+def _is_name_token(tok) -> bool:
+    return tok.is_title and tok.is_alpha and not tok.is_stop and tok.lower_ not in _NOT_NAMES
+
+
+def _names_beside(doc, span, Span) -> list:
+    """A full name written next to contact details ("call 07911 123456, Mohammed Rahim")."""
+    found = []
+    i = span.end
+    if i < len(doc) and doc[i].text in {",", "-", "–", "(", ":"}:
+        i += 1
+    j = i
+    while j < len(doc) and j - i < 3 and _is_name_token(doc[j]):
+        j += 1
+    if j - i >= 2:
+        found.append(Span(doc, i, j, label="PERSON"))
+    k = span.start
+    if k > 0 and doc[k - 1].text in {",", "-", "–", "(", ":"}:
+        k -= 1
+    m = k
+    while m > 0 and k - m < 3 and _is_name_token(doc[m - 1]):
+        m -= 1
+    if k - m >= 2:
+        found.append(Span(doc, m, k, label="PERSON"))
+    return found
 
 
 @lru_cache(maxsize=1)
@@ -111,14 +227,37 @@ def _pipeline():
     )
     matcher.add(
         "RELATION_NAME",
-        [[{"LOWER": {"IN": ["my", "our", "his", "her", "their", "a"]}},
-          {"LOWER": {"IN": _RELATIONS}}, {"ORTH": {"IN": [",", "-", "("]}, "OP": "?"}, name]],
+        [
+            [
+                {"LOWER": {"IN": ["my", "our", "his", "her", "their", "a"]}},
+                {"LOWER": {"IN": _RELATIONS}},
+                {"ORTH": {"IN": [",", "-", "("]}, "OP": "?"},
+                name,
+            ]
+        ],
         greedy="LONGEST",
     )
     matcher.add(
         "NAMED",
-        [[{"LOWER": {"IN": ["named", "name's", "names", "name", "nicknamed"]}},
-          {"LOWER": {"IN": ["is", "was"]}, "OP": "?"}, name]],
+        [
+            [
+                {"LOWER": {"IN": ["named", "name's", "names", "name", "nicknamed"]}},
+                {"LOWER": {"IN": ["is", "was"]}, "OP": "?"},
+                name,
+            ]
+        ],
+        greedy="LONGEST",
+    )
+
+    matcher.add(
+        "SIGN_OFF",
+        [
+            [
+                {"LOWER": {"IN": ["regards", "thanks", "cheers", "sincerely", "signed"]}},
+                {"ORTH": {"IN": [",", "-"]}, "OP": "?"},
+                name,
+            ]
+        ],
         greedy="LONGEST",
     )
 
@@ -132,6 +271,8 @@ def _pipeline():
                 span = doc.char_span(m.start(), m.end(), label=label, alignment_mode="expand")
                 if span is not None:
                     spans.append(span)
+                    if label in ("PHONE", "EMAIL"):
+                        spans.extend(_names_beside(doc, span, Span))
         for _, start, end in matcher(doc):
             bounds = _name_tokens_after_trigger(doc[start:end])
             if bounds:

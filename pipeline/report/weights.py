@@ -63,11 +63,14 @@ def effective_weights(
                 "and count at that sample's average weight (1)."
             )
     where = f" ({stratum_col})" if stratum_col and stratum_col in frame.columns else ""
-    notes.insert(0, (
-        f"Breakdowns are weighted within weighted samples{where}: "
-        f"{', '.join(weighted)} weighted (weights rescaled to average 1 inside each sample); "
-        f"{', '.join(unweighted) or 'none'} unweighted (each comment counts 1)."
-    ))
+    notes.insert(
+        0,
+        (
+            f"Breakdowns are weighted within weighted samples{where}: "
+            f"{', '.join(weighted)} weighted (weights rescaled to average 1 inside each sample); "
+            f"{', '.join(unweighted) or 'none'} unweighted (each comment counts 1)."
+        ),
+    )
     return out, notes
 
 

@@ -1,0 +1,261 @@
+"""Writing discovery results for analysts: a formatted workbook, a self-contained HTML page, a
+JSON sidecar for `yousaid codebook suggest`, and candidate themes as paste-ready codebook YAML.
+
+Every file is written atomically; text cells are neutralised against formula injection and all
+text in HTML is escaped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from pipeline.codebook import Codebook
+from pipeline.discover import Discovery
+from pipeline.safety import excel_safe_frame
+from pipeline.tables import atomic_path
+
+WIDE = 70  # characters: comment text columns wrap at this width
+PERCENT_COLUMNS = ("share", "nearest_theme_share", "zeroshot_share")
+
+
+def _with_examples(table: pd.DataFrame, examples: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Add example_1..n columns ("[id] text") from the tidy examples table."""
+    out = table.copy()
+    for rank in range(1, n + 1):
+        shown = examples[examples["rank"] == rank].set_index("topic")
+        text = "[" + shown["id"].astype(str) + "] " + shown["text"].astype(str)
+        lookup = text.to_dict()
+        out[f"example_{rank}"] = [lookup.get(t, "") for t in out["topic"]]
+    return out
+
+
+def sheets(result: Discovery, n_examples: int = 5) -> dict[str, pd.DataFrame]:
+    """The workbook's sheets as frames (also what tests read back)."""
+    summary = pd.DataFrame(
+        [
+            {"item": k, "value": ", ".join(v) if isinstance(v, list) else v}
+            for k, v in result.summary.items()
+        ]
+    )
+    return {
+        "topics": _with_examples(result.topics, result.examples, n_examples),
+        "new_theme_candidates": _with_examples(result.candidates, result.examples, n_examples),
+        "assignments": result.assignments,
+        "summary": summary,
+    }
+
+
+def _format_sheet(ws, frame: pd.DataFrame) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    header_fill = PatternFill("solid", fgColor="DDE4EE")
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = header_fill
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+    for i, column in enumerate(frame.columns, start=1):
+        letter = get_column_letter(i)
+        values = frame[column].astype(str).head(500)
+        longest = max([len(str(column))] + [len(v) for v in values])
+        wide = longest > WIDE
+        ws.column_dimensions[letter].width = min(max(longest, len(str(column))) + 2, WIDE)
+        if wide or column in PERCENT_COLUMNS:
+            for cell in ws[letter][1:]:
+                if wide:
+                    cell.alignment = Alignment(wrap_text=True, vertical="top")
+                if column in PERCENT_COLUMNS:
+                    cell.number_format = "0.0%"
+    ws.freeze_panes = "A2"
+    if len(frame.columns):
+        ws.auto_filter.ref = ws.dimensions
+
+
+def write_xlsx(result: Discovery, path: str | Path, n_examples: int = 5) -> Path:
+    path = Path(path)
+    frames = sheets(result, n_examples)
+    with atomic_path(path) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            for name, frame in frames.items():
+                safe = excel_safe_frame(frame)
+                safe.to_excel(writer, sheet_name=name, index=False)
+                _format_sheet(writer.sheets[name], safe)
+    return path
+
+
+def candidate_records(result: Discovery) -> list[dict[str, Any]]:
+    """Candidates with their keywords and example comments, as plain data."""
+    records = []
+    for row in result.candidates.itertuples(index=False):
+        shown = result.examples[result.examples["topic"] == row.topic]
+        records.append(
+            {
+                "topic": int(row.topic),
+                "suggested_id": row.suggested_id,
+                "suggested_name": row.suggested_name,
+                "size": int(row.size),
+                "share": round(float(row.share), 4),
+                "keywords": [k for k in row.keywords.split(", ") if k],
+                "nearest_theme": row.nearest_theme,
+                "nearest_theme_share": float(row.nearest_theme_share),
+                "examples": [
+                    {"id": i, "text": t} for i, t in zip(shown["id"], shown["text"], strict=True)
+                ],
+            }
+        )
+    return records
+
+
+def write_json(result: Discovery, path: str | Path) -> Path:
+    path = Path(path)
+    payload = {"summary": result.summary, "candidates": candidate_records(result)}
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def read_candidates(path: str | Path) -> list[dict[str, Any]]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))["candidates"]
+
+
+def suggestions_yaml(candidates: list[dict[str, Any]], codebook: Codebook, n_seeds: int = 8) -> str:
+    """Candidate themes as codebook entries; drafts for the analyst to edit, not finished themes."""
+    entries = []
+    for c in candidates:
+        keywords = c["keywords"]
+        nearest = codebook.by_id.get(c["nearest_theme"])
+        nearest_text = (
+            f" The nearest existing theme is '{nearest.name}' ({c['nearest_theme_share']:.0%} of "
+            "these comments are closest to it): check it is really different."
+            if nearest
+            else ""
+        )
+        entries.append(
+            {
+                "id": c["suggested_id"],
+                "name": c["suggested_name"],
+                "description": (
+                    f"DRAFT from {c['size']} comments ({c['share']:.1%}) that mention "
+                    f"{', '.join(keywords[:5])}.{nearest_text} Rewrite before adding."
+                ),
+                "seeds": keywords[:n_seeds],
+                "examples": [e["id"] for e in c["examples"]],
+            }
+        )
+    header = (
+        f"# Candidate new themes from `yousaid discover` ({dt.date.today().isoformat()}).\n"
+        "# Edit the name, description and seeds, then paste the entries you keep under `themes:`\n"
+        f"# in {codebook.path or 'labels/codebook.yaml'}. `examples` lists comment ids to read.\n"
+    )
+    if not entries:
+        return header + "themes: []\n"
+    body = yaml.safe_dump(
+        {"themes": entries}, sort_keys=False, allow_unicode=True, width=96, default_flow_style=None
+    )
+    return header + body
+
+
+def write_suggestions(text: str, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1b1b1b;
+max-width:1200px} h1{font-size:1.6rem} h2{margin-top:2rem;border-bottom:2px solid #dde4ee}
+table{border-collapse:collapse;width:100%;font-size:.9rem} th,td{border:1px solid #ccd;
+padding:.35rem .5rem;vertical-align:top;text-align:left} th{background:#dde4ee}
+.num{text-align:right;white-space:nowrap} .new{background:#fff4d6} .muted{color:#666}
+ol{margin:.2rem 0 .2rem 1.2rem;padding:0} .kw{font-family:ui-monospace,monospace;font-size:.85rem}
+.card{border:1px solid #ccd;border-left:6px solid #e0a800;padding:.6rem 1rem;margin:1rem 0}
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _examples_html(examples: pd.DataFrame, topic: int) -> str:
+    shown = examples[examples["topic"] == topic]
+    items = "".join(
+        f"<li><span class='muted'>[{_e(i)}]</span> {_e(t)}</li>"
+        for i, t in zip(shown["id"], shown["text"], strict=True)
+    )
+    return f"<ol>{items}</ol>" if items else ""
+
+
+def render_html(result: Discovery, codebook: Codebook) -> str:
+    s = result.summary
+    names = {t.id: t.name for t in codebook.themes}
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{_e('Theme discovery - ' + (codebook.name or 'consultation'))}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Theme discovery: {_e(codebook.name or 'consultation')}</h1>",
+        f"<p>{_e(codebook.question)}</p>" if codebook.question else "",
+        "<h2>Summary</h2><ul>",
+        f"<li>{s['comments']} substantive comments ({s['excluded_non_substantive']} "
+        "non-answers left out)</li>",
+        f"<li>{s['topics']} topics: {s['codebook_topics']} match codebook themes, "
+        f"{s['new_topics']} do not; {s['candidates']} new-theme candidates with at least "
+        f"{s['candidate_min_size']} comments</li>",
+        f"<li>Codebook themes found: {len(s['themes_recovered'])} of "
+        f"{len(s['themes_recovered']) + len(s['themes_not_found'])}"
+        + (
+            f"; not found: {_e(', '.join(s['themes_not_found']))}" if s["themes_not_found"] else ""
+        )
+        + "</li>",
+        f"<li>Outliers (no topic): {s['outlier_share_before_reduction']:.1%} after clustering, "
+        f"{s['outlier_share']:.1%} after reassigning close ones</li>",
+        f"<li>Seed {s['seed']}; minimum topic size {s['min_topic_size']}</li></ul>",
+        "<h2>New-theme candidates</h2>",
+    ]
+    if result.candidates.empty:
+        parts.append("<p>No cluster outside the codebook is large enough to propose.</p>")
+    for row in result.candidates.itertuples(index=False):
+        nearest = names.get(row.nearest_theme, row.nearest_theme)
+        parts.append(
+            f"<div class='card'><h3>{_e(row.suggested_name)} <span class='muted'>"
+            f"({_e(row.suggested_id)})</span></h3>"
+            f"<p>{row.size} comments ({row.share:.1%}). Keywords: <span class='kw'>"
+            f"{_e(row.keywords)}</span>. Nearest existing theme: {_e(nearest)} "
+            f"({row.nearest_theme_share:.0%} of these comments are closest to it).</p>"
+            f"{_examples_html(result.examples, row.topic)}</div>"
+        )
+    parts.append(
+        "<h2>All topics</h2><table><thead><tr><th>Topic</th><th>Size</th><th>Share</th>"
+        "<th>Codebook theme</th><th>Keywords</th><th>Representative comments</th></tr></thead>"
+        "<tbody>"
+    )
+    for row in result.topics.itertuples(index=False):
+        theme = row.theme_id
+        shown = "new" if theme == "new" else names.get(theme, theme) or "(outliers)"
+        cls = " class='new'" if theme == "new" else ""
+        parts.append(
+            f"<tr{cls}><td>{_e(row.topic)}: {_e(row.label)}</td><td class='num'>{row.size}</td>"
+            f"<td class='num'>{row.share:.1%}</td><td>{_e(shown)}<br><span class='muted'>"
+            f"{_e(row.matched_by)}</span></td><td class='kw'>{_e(row.keywords)}</td>"
+            f"<td>{_examples_html(result.examples, row.topic)}</td></tr>"
+        )
+    parts.append("</tbody></table></body></html>\n")
+    return "".join(parts)
+
+
+def write_html(result: Discovery, codebook: Codebook, path: str | Path) -> Path:
+    path = Path(path)
+    text = render_html(result, codebook)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,118 @@
+"""A trained model on disk: the estimator, what it was trained for, its metrics and a model card.
+
+The directory is refused for a codebook whose theme ids differ from the ones it was trained on:
+a model that silently codes into the wrong themes is worse than no model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import joblib
+
+from pipeline import __version__
+from pipeline.codebook import Codebook
+from pipeline.errors import YousaidError
+from pipeline.tables import atomic_path
+
+MODEL_FILE = "model.joblib"
+META_FILE = "meta.json"
+METRICS_FILE = "metrics.json"
+CARD_FILE = "MODEL_CARD.md"
+
+
+@dataclass
+class TrainedModel:
+    estimator: object
+    meta: dict
+
+    @property
+    def theme_ids(self) -> list[str]:
+        return list(self.meta["theme_ids"])
+
+    @property
+    def version(self) -> str:
+        return str(self.meta["model_version"])
+
+
+def model_version(label_digest: str, settings: dict, codebook: Codebook) -> str:
+    """Content-derived, so retraining on the same labels and settings gives the same version."""
+    blob = json.dumps([__version__, label_digest, settings, codebook.fingerprint()], sort_keys=True)
+    return f"yousaid-{__version__}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def save(model_dir: str | Path, estimator: object, meta: dict, metrics: dict, card: str) -> Path:
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(model_dir / MODEL_FILE) as tmp:
+        joblib.dump(estimator, tmp, compress=3)
+    _write_text(model_dir / META_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    _write_text(model_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
+    _write_text(model_dir / CARD_FILE, card)
+    return model_dir
+
+
+def load(model_dir: str | Path, codebook: Codebook | None = None) -> TrainedModel:
+    model_dir = Path(model_dir)
+    if not (model_dir / MODEL_FILE).exists() or not (model_dir / META_FILE).exists():
+        raise YousaidError(f"{model_dir}: no trained model here; run `yousaid train` first")
+    meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
+    if codebook is not None and meta.get("codebook_fingerprint") != codebook.fingerprint():
+        theirs, ours = set(meta.get("theme_ids", [])), set(codebook.ids)
+        diff = []
+        if ours - theirs:
+            diff.append(f"new in the codebook: {', '.join(sorted(ours - theirs))}")
+        if theirs - ours:
+            diff.append(f"missing from the codebook: {', '.join(sorted(theirs - ours))}")
+        raise YousaidError(
+            f"{model_dir}: trained for a different codebook ({'; '.join(diff)}); retrain with `yousaid train`"
+        )
+    return TrainedModel(joblib.load(model_dir / MODEL_FILE), meta)
+
+
+def model_card(meta: dict, metrics: dict, codebook: Codebook) -> str:
+    """Human-readable summary an analyst can attach to a published report."""
+    lines = [
+        f"# Model card: {meta['model_version']}",
+        "",
+        f"- Trained: {date.today().isoformat()} with yousaid {__version__}, Python {platform.python_version()}",
+        f"- Labelled data: `{meta['labelled_file']}`, {meta['n_labelled']} comments "
+        f"({meta['n_no_theme']} with no theme)",
+        f"- Codebook: `{codebook.path}` ({len(codebook.ids)} themes, fingerprint {codebook.fingerprint()})",
+        f"- Embeddings: {meta['embedding_model']}; classifier: TF-IDF (words + characters) and embedding "
+        "logistic regressions, averaged, Platt-calibrated per theme",
+        f"- Metrics: {meta['cv_folds']}-fold cross-validation on the labelled data "
+        "(thresholds chosen on the same out-of-fold predictions, so slightly optimistic)",
+        "",
+        f"Micro F1 **{metrics['micro']['f1']:.3f}** (precision {metrics['micro']['precision']:.3f}, "
+        f"recall {metrics['micro']['recall']:.3f}); macro F1 **{metrics['macro']['f1']:.3f}**.",
+        "",
+        "| theme | labelled | threshold | precision | recall | F1 | count error |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for tid, threshold in zip(meta["theme_ids"], meta["thresholds"], strict=True):
+        m = metrics["per_theme"][tid]
+        name = codebook.by_id[tid].name if tid in codebook.by_id else tid
+        if tid in meta["untrained_themes"]:
+            lines.append(f"| {name} | {m['support']} | not trained (too few examples) | | | | |")
+            continue
+        err = "" if m["count_error"] is None else f"{m['count_error']:+.0%}"
+        lines.append(
+            f"| {name} | {m['support']} | {threshold:.3f} | {m['precision']:.3f} | "
+            f"{m['recall']:.3f} | {m['f1']:.3f} | {err} |"
+        )
+    if meta["untrained_themes"]:
+        lines += ["", f"Themes with fewer than {meta['min_positives']} labelled examples are not coded "
+                  f"(probability 0): {', '.join(meta['untrained_themes'])}. Label more of them."]
+    lines += ["", "Count error is (predicted - true) / true in cross-validation: the report corrects for it."]
+    return "\n".join(lines) + "\n"

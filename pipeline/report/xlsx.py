@@ -1,0 +1,256 @@
+"""themes.xlsx: one formatted sheet per table, every text cell neutralised against formulas."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from pipeline.report.model import ReportData
+from pipeline.safety import excel_safe_frame
+
+HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+BASE_FONT = Font(italic=True, color="555555")
+HIGHER_FONT = Font(bold=True, color="1A7F4B")
+LOWER_FONT = Font(bold=True, color="B3261E")
+INT, PCT, DEC, P = "#,##0", "0.0%", "#,##0.0", "0.0000"
+
+
+def _sheet_name(name: str, taken: set[str]) -> str:
+    base = re.sub(r"[\[\]:*?/\\']", " ", name).strip()[:31] or "Sheet"
+    out, k = base, 2
+    while out.lower() in taken:
+        out = f"{base[:28]} {k}"
+        k += 1
+    taken.add(out.lower())
+    return out
+
+
+def _cell_value(value: object) -> object:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _write(
+    ws,
+    frame: pd.DataFrame,
+    formats: dict[str, str],
+    widths: dict[str, int] | None = None,
+    freeze: str = "A2",
+    wrap: tuple[str, ...] = (),
+) -> None:
+    """Header row, values, number formats, widths, frozen header, filter: readable as opened."""
+    safe = excel_safe_frame(frame)
+    ws.append([str(c) for c in safe.columns])
+    for row in safe.itertuples(index=False):
+        ws.append([_cell_value(v) for v in row])
+    for j, col in enumerate(frame.columns, start=1):
+        letter = get_column_letter(j)
+        head = ws.cell(row=1, column=j)
+        head.fill, head.font = HEADER_FILL, HEADER_FONT
+        head.alignment = Alignment(wrap_text=True, vertical="center")
+        fmt = formats.get(col)
+        for r in range(2, len(frame) + 2):
+            cell = ws.cell(row=r, column=j)
+            if fmt:
+                cell.number_format = fmt
+            if col in wrap:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if widths and col in widths:
+            width = widths[col]
+        else:
+            lengths = [len(str(col))] + [len(str(v)) for v in frame[col].head(500) if v is not None]
+            width = min(max(lengths) + 2, 60)
+        ws.column_dimensions[letter].width = max(width, 8)
+    ws.row_dimensions[1].height = 32
+    ws.freeze_panes = freeze
+    if len(frame):
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
+
+
+def _summary_frame(data: ReportData) -> pd.DataFrame:
+    s = data.summary
+    rows = [
+        ("Consultation", data.title),
+        ("Question", data.question),
+        ("Report built", data.generated),
+        ("Comments received", s["comments"]),
+        ("Substantive comments (the base for every %)", s["substantive"]),
+        ("Non-substantive comments (excluded, counted here)", s["non_substantive"]),
+    ]
+    rows += [(f"   of which: {reason}", n) for reason, n in s["non_substantive_reasons"].items()]
+    rows += [
+        ("Substantive comments in no theme", s["no_theme"]),
+        ("Hand-labelled comments (counted as certain)", s["hand_labelled"]),
+        ("Model-coded comments flagged for review", s["needs_review"]),
+        (
+            "Average themes per comment with a theme (sub-themes not double-counted)",
+            round(s["mean_themes"], 2),
+        ),
+        ("Classifier version", s["model_version"]),
+    ]
+    return pd.DataFrame(rows, columns=["Item", "Value"]).astype({"Value": object})
+
+
+def _themes_frame(data: ReportData) -> pd.DataFrame:
+    t = data.themes
+    names = data.names
+    pct = f"{data.level:.0%}"
+    return pd.DataFrame(
+        {
+            "Theme": [
+                ("   " if d else "") + n for n, d in zip(t["theme"], t["depth"], strict=True)
+            ],
+            "Theme id": t["theme_id"],
+            "Part of": [names.get(p, "") for p in t["parent_id"]],
+            "Comments": t["count"],
+            "% of substantive": t["share"],
+            "Hand-labelled (certain)": t["hand_labelled"],
+            "Model-coded": t["model_coded"],
+            "Corrected estimate": t["corrected"],
+            f"{pct} interval low": t["low"],
+            f"{pct} interval high": t["high"],
+            "Corrected %": t["corrected_share"],
+            "CV precision": t["precision"],
+            "CV recall": t["recall"],
+            "Uncertainty from": t["method"],
+        }
+    )
+
+
+def _breakdown_frame(data: ReportData, b) -> tuple[pd.DataFrame, list[tuple[int, int, str]]]:
+    """Wide table: base rows, then one row per theme with n, % and significance per group."""
+    names = data.names
+    columns = ["Theme"]
+    for g in b.groups:
+        columns += [f"{g}: n", f"{g}: %", f"{g}: vs rest"]
+    columns.append("Differs across groups (adj. p)")
+    rows, marks = [], []
+    base_rows = [
+        ("Base: substantive comments (n)", b.base, INT),
+        ("Weighted base", b.weighted_base, DEC),
+        ("Effective base (for tests)", b.effective_base, DEC),
+    ]
+    for label, series, _ in base_rows:
+        row = [label]
+        for g in b.groups:
+            row += [series[g], None, "low base" if b.base[g] < data.min_base else ""]
+        rows.append(row + [None])
+    for tid in data.order:
+        row = [names[tid]]
+        for k, g in enumerate(b.groups):
+            flag = b.flag.at[tid, g]
+            text = {"higher": "▲ higher", "lower": "▼ lower"}.get(flag, "")
+            row += [int(b.count.at[tid, g]), b.share.at[tid, g], text]
+            if flag in ("higher", "lower"):
+                marks.append((len(rows) + 2, 2 + 3 * k + 2, flag))
+        rows.append(row + [b.p_across.get(tid, np.nan)])
+    return pd.DataFrame(rows, columns=columns), marks
+
+
+def write_xlsx(data: ReportData, path: Path) -> None:
+    wb = Workbook()
+    wb.remove(wb.active)
+    taken: set[str] = set()
+
+    ws = wb.create_sheet(_sheet_name("Summary", taken))
+    _write(ws, _summary_frame(data), {}, widths={"Item": 52, "Value": 70})
+
+    ws = wb.create_sheet(_sheet_name("Themes", taken))
+    themes = _themes_frame(data)
+    fmts = {c: INT for c in ("Comments", "Hand-labelled (certain)", "Model-coded")}
+    fmts.update({c: DEC for c in themes.columns if "interval" in c or c == "Corrected estimate"})
+    fmts.update(
+        {"% of substantive": PCT, "Corrected %": PCT, "CV precision": "0.00", "CV recall": "0.00"}
+    )
+    _write(ws, themes, fmts, widths={"Theme": 48, "Part of": 28}, freeze="B2")
+
+    for b in data.breakdowns:
+        ws = wb.create_sheet(_sheet_name(f"By {b.label}", taken))
+        frame, marks = _breakdown_frame(data, b)
+        fmts = {}
+        for g in b.groups:
+            fmts[f"{g}: n"], fmts[f"{g}: %"] = INT, PCT
+        fmts["Differs across groups (adj. p)"] = P
+        widths = {"Theme": 48}
+        widths.update({c: 11 for c in frame.columns if c != "Theme"})
+        _write(ws, frame, fmts, widths=widths, freeze="B2")
+        for r in (2, 3, 4):  # base rows: counts or decimals, in grey italics
+            for j in range(1, len(frame.columns) + 1):
+                ws.cell(row=r, column=j).font = BASE_FONT
+            for k in range(len(b.groups)):
+                ws.cell(row=r, column=2 + 3 * k).number_format = INT if r == 2 else DEC
+        for r, c, flag in marks:
+            ws.cell(row=r, column=c).font = HIGHER_FONT if flag == "higher" else LOWER_FONT
+            ws.cell(row=r, column=c + 1).font = HIGHER_FONT if flag == "higher" else LOWER_FONT
+
+    for st in data.stances:
+        ws = wb.create_sheet(_sheet_name(f"{st['theme']} stance", taken))
+        table = st["table"]
+        frame = pd.DataFrame(
+            {
+                "Stance": list(table["stance"]) + ["No stance recorded", "Note"],
+                "Comments": list(table["count"]) + [st["without_stance"], None],
+                "% of comments with a stance": list(table["share"]) + [None, None],
+            }
+        )
+        frame.loc[len(frame) - 1, "Stance"] = f"Note: stance from {st['source']}."
+        _write(
+            ws,
+            frame,
+            {"Comments": INT, "% of comments with a stance": PCT},
+            widths={"Stance": 70, "Comments": 12, "% of comments with a stance": 16},
+            wrap=("Stance",),
+        )
+
+    ws = wb.create_sheet(_sheet_name("Quotes", taken))
+    q = data.quotes
+    frame = pd.DataFrame(
+        {
+            "Theme": q["theme"],
+            "Rank": q["rank"],
+            "Quote": q["quote"],
+            "Comment id": q["comment_id"],
+            "Route": q["route"],
+            "Pinned": q["pinned"].map({True: "yes", False: ""}),
+            "Stance": q["stance"],
+            "Personal data redacted": q["redacted"],
+        }
+    )
+    _write(
+        ws,
+        frame,
+        {"Rank": INT},
+        widths={
+            "Theme": 34,
+            "Rank": 7,
+            "Quote": 90,
+            "Comment id": 14,
+            "Route": 20,
+            "Pinned": 8,
+            "Stance": 18,
+            "Personal data redacted": 18,
+        },
+        wrap=("Quote",),
+    )
+
+    ws = wb.create_sheet(_sheet_name("Notes", taken))
+    _write(
+        ws,
+        pd.DataFrame({"Method and notes": data.notes}),
+        {},
+        widths={"Method and notes": 130},
+        wrap=("Method and notes",),
+    )
+    wb.save(path)

@@ -1,0 +1,85 @@
+"""Which comments a person should label next: the ones the model is least sure of, spread out.
+
+Uncertainty alone picks fifty near-duplicates of the same borderline comment; clustering the
+most uncertain pool and taking the least certain comment of each cluster keeps a batch varied.
+Before any labels exist, similarity to the codebook's descriptions and seeds stands in for a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+
+from pipeline.codebook import Codebook
+
+
+def zero_shot_scores(embeddings: np.ndarray, theme_vectors: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each comment to each theme's prompt, mapped to 0-1."""
+    sims = np.asarray(embeddings, dtype=np.float32) @ np.asarray(theme_vectors, dtype=np.float32).T
+    return np.clip((sims + 1) / 2, 0, 1)
+
+
+def theme_vectors(codebook: Codebook, embed) -> np.ndarray:
+    """Embed each theme's prompt; `embed` maps a list of texts to normalised vectors."""
+    return np.asarray(embed([t.prompt for t in codebook.themes]), dtype=np.float32)
+
+
+def uncertainty(probs: np.ndarray, thresholds: np.ndarray | None = None) -> np.ndarray:
+    """1 for a comment sitting on some theme's threshold, falling to 0 far from every threshold.
+
+    Without thresholds (zero-shot scores) the margin between the two best themes stands in:
+    a comment that fits two themes almost equally is one a person should settle.
+    """
+    probs = np.asarray(probs, dtype=float)
+    if thresholds is not None:
+        t = np.asarray(thresholds, dtype=float)
+        distance = np.abs(probs - t) / np.maximum(t, 1 - t)
+        return 1 - distance.min(axis=1)
+    if probs.shape[1] < 2:
+        return np.zeros(len(probs))
+    top = np.sort(probs, axis=1)[:, -2:]
+    margin = top[:, 1] - top[:, 0]
+    return 1 - margin / max(float(margin.max()), 1e-9)
+
+
+def choose_next(
+    comments: pd.DataFrame,
+    embeddings: np.ndarray,
+    probs: np.ndarray,
+    n: int,
+    thresholds: np.ndarray | None = None,
+    exclude_ids: Iterable[str] = (),
+    seed: int = 42,
+    pool_factor: int = 5,
+) -> list[int]:
+    """Row positions of up to `n` substantive, not-yet-labelled comments to label next."""
+    excluded = set(map(str, exclude_ids))
+    ok = comments["id"].astype(str).map(lambda i: i not in excluded).to_numpy()
+    if "substantive" in comments.columns:
+        ok &= comments["substantive"].to_numpy(dtype=bool)
+    candidates = np.flatnonzero(ok)
+    if n <= 0 or len(candidates) == 0:
+        return []
+    if len(candidates) <= n:
+        return candidates.tolist()
+    score = uncertainty(np.asarray(probs)[candidates], thresholds)
+    # stable order: most uncertain first, row position breaks ties
+    order = np.lexsort((candidates, -score))
+    pool = candidates[order[: max(n * pool_factor, n)]]
+    pool_score = score[order[: len(pool)]]
+    k = min(n, len(pool))
+    labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(np.asarray(embeddings)[pool])
+    picked: list[int] = []
+    for cluster in range(k):
+        members = np.flatnonzero(labels == cluster)
+        if len(members):
+            best = members[np.argmax(pool_score[members])]
+            picked.append((float(pool_score[best]), int(pool[best])))
+    picked.sort(key=lambda x: (-x[0], x[1]))
+    chosen = [row for _, row in picked][:n]
+    if len(chosen) < n:  # empty clusters: top up with the next most uncertain
+        chosen += [int(r) for r in pool if int(r) not in set(chosen)][: n - len(chosen)]
+    return chosen

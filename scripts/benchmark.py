@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Classifier quality on the NHS benchmark: yousaid vs a TF-IDF baseline, plus learning curves.
+
+Writes its section of docs/benchmarks.md (between markers, leaving other sections alone) and
+docs/learning_curve.png. Run with `make bench`; skips with a message if the benchmark is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.classify import ThemeClassifier, multilabel_metrics  # noqa: E402
+from pipeline.codebook import load_codebook  # noqa: E402
+from pipeline.embed import embed_texts  # noqa: E402
+from pipeline.labelled import label_matrix, read_labelled  # noqa: E402
+from pipeline.select import choose_next, theme_vectors, zero_shot_scores  # noqa: E402
+
+MARK_START, MARK_END = "<!-- classifier-benchmark:start -->", "<!-- classifier-benchmark:end -->"
+
+
+def baseline(train_texts, Y_train, test_texts) -> np.ndarray:
+    """TF-IDF word n-grams + one logistic regression per theme at threshold 0.5: the bar to beat."""
+    vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    A, B = vec.fit_transform(train_texts), vec.transform(test_texts)
+    pred = np.zeros((B.shape[0], Y_train.shape[1]), dtype=np.int8)
+    for j in range(Y_train.shape[1]):
+        if Y_train[:, j].min() == Y_train[:, j].max():
+            continue
+        m = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000, solver="liblinear").fit(A, Y_train[:, j])
+        pred[:, j] = m.predict_proba(B)[:, 1] >= 0.5
+    return pred
+
+
+def fit_predict(texts, E, Y, train_idx, test_idx, seed):
+    clf = ThemeClassifier(random_state=seed, progress=False)
+    clf.fit([texts[i] for i in train_idx], Y[train_idx], embeddings=E[train_idx])
+    P = clf.predict_proba([texts[i] for i in test_idx], E[test_idx])
+    return clf, P
+
+
+def learning_curve(texts, E, Y, train_idx, test_idx, sizes, seed, theme_vecs):
+    """Micro/macro F1 after n labels, chosen at random vs by the tool's own `label next` strategy."""
+    rows = []
+    rng = np.random.default_rng(seed)
+    random_order = rng.permutation(train_idx)
+    for n in sizes:
+        chosen = random_order[:n]
+        clf, P = fit_predict(texts, E, Y, chosen, test_idx, seed)
+        pred = (P >= clf.thresholds_).astype(np.int8)
+        m = multilabel_metrics(Y[test_idx], pred, list(range(Y.shape[1])))
+        rows.append({"labels": n, "strategy": "random", "micro_f1": m["micro"]["f1"], "macro_f1": m["macro"]["f1"]})
+        print(f"  random  n={n}: micro {m['micro']['f1']:.3f} macro {m['macro']['f1']:.3f}", file=sys.stderr)
+    # active: the first batch from zero-shot codebook scores, then model uncertainty + diversity
+    pool = pd.DataFrame({"id": [str(i) for i in train_idx]})
+    labelled: list[int] = []
+    probs = zero_shot_scores(E[train_idx], theme_vecs)
+    thresholds = None
+    for n in sizes:
+        need = n - len(labelled)
+        if need > 0:
+            picks = choose_next(pool, E[train_idx], probs, need, thresholds, exclude_ids=[str(i) for i in labelled], seed=seed)
+            labelled += [int(train_idx[p]) for p in picks]
+        clf, P = fit_predict(texts, E, Y, np.array(labelled), test_idx, seed)
+        pred = (P >= clf.thresholds_).astype(np.int8)
+        m = multilabel_metrics(Y[test_idx], pred, list(range(Y.shape[1])))
+        rows.append({"labels": n, "strategy": "model-chosen", "micro_f1": m["micro"]["f1"], "macro_f1": m["macro"]["f1"]})
+        print(f"  chosen  n={n}: micro {m['micro']['f1']:.3f} macro {m['macro']['f1']:.3f}", file=sys.stderr)
+        probs = clf.predict_proba([texts[i] for i in train_idx], E[train_idx])
+        thresholds = clf.thresholds_
+    return pd.DataFrame(rows)
+
+
+def plot_curve(curve: pd.DataFrame, path: Path, baseline_micro: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, metric in zip(axes, ("micro_f1", "macro_f1"), strict=True):
+        for strategy, marker in (("random", "o"), ("model-chosen", "s")):
+            part = curve[curve.strategy == strategy]
+            ax.plot(part["labels"], part[metric], marker=marker, label=strategy)
+        ax.set_xscale("log")
+        ax.set_xlabel("hand labels")
+        ax.set_title(metric.replace("_", " ").replace("f1", "F1"))
+        ax.grid(alpha=0.3)
+    axes[0].axhline(baseline_micro, color="grey", ls="--", lw=1, label="TF-IDF baseline, all labels")
+    axes[0].set_ylabel("F1 on the 30% test split")
+    axes[0].legend()
+    fig.suptitle("NHS benchmark: quality against number of hand labels")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_section(doc: Path, body: str) -> None:
+    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n\nMeasured on this project's 2-core, 24 GiB machine.\n"
+    section = f"{MARK_START}\n{body.rstrip()}\n{MARK_END}"
+    if MARK_START in text and MARK_END in text:
+        before, rest = text.split(MARK_START, 1)
+        after = rest.split(MARK_END, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    tmp = doc.with_suffix(".md.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(doc)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "benchmarks" / "nhs_fft")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--sizes", default="100,200,500,1000,all")
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    args = parser.parse_args()
+    if not (args.data / "comments.csv").exists():
+        print(f"benchmark data not found at {args.data}: skipping", file=sys.stderr)
+        return 0
+    codebook = load_codebook(args.data / "codebook.yaml")
+    frame = read_labelled(args.data / "comments.csv", codebook)
+    frame = frame[frame["non_substantive"].astype(str) == "0"].reset_index(drop=True)
+    texts = frame["text"].fillna("").astype(str).tolist()
+    Y = label_matrix(frame["labels"], codebook.ids)
+    idx = np.arange(len(frame))
+    train_idx, test_idx = train_test_split(idx, test_size=0.3, random_state=args.seed)
+
+    t0 = time.perf_counter()
+    E, _ = embed_texts(texts, args.model, cache_dir=ROOT / ".cache" / "embeddings")
+    embed_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    clf, P = fit_predict(texts, E, Y, train_idx, test_idx, args.seed)
+    train_s = time.perf_counter() - t0
+    ours = (P >= clf.thresholds_).astype(np.int8)
+    m_ours = multilabel_metrics(Y[test_idx], ours, codebook.ids)
+    m_base = multilabel_metrics(Y[test_idx], baseline([texts[i] for i in train_idx], Y[train_idx], [texts[i] for i in test_idx]), codebook.ids)
+    expected = P.sum(axis=0)  # count estimate from calibrated probabilities
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"yousaid micro {m_ours['micro']['f1']:.3f} macro {m_ours['macro']['f1']:.3f}; "
+          f"baseline micro {m_base['micro']['f1']:.3f} macro {m_base['macro']['f1']:.3f}", file=sys.stderr)
+
+    sizes = [len(train_idx) if s == "all" else int(s) for s in args.sizes.split(",")]
+    sizes = sorted({min(s, len(train_idx)) for s in sizes})
+    theme_vecs = theme_vectors(codebook, lambda t: embed_texts(t, args.model, cache_dir=ROOT / ".cache" / "embeddings", progress=False)[0])
+    curve = learning_curve(texts, E, Y, train_idx, test_idx, sizes, args.seed, theme_vecs)
+    args.doc.parent.mkdir(parents=True, exist_ok=True)
+    plot_curve(curve, args.doc.parent / "learning_curve.png", m_base["micro"]["f1"])
+
+    lines = [
+        "## Classifier quality (NHS benchmark)",
+        "",
+        f"`make bench` ({Path(__file__).name}): {len(frame)} substantive comments of `{args.data.name}`, "
+        f"{len(codebook.ids)} themes, a fixed 70/30 split (seed {args.seed}): {len(train_idx)} to train, "
+        f"{len(test_idx)} to test. Embeddings: {args.model}.",
+        "",
+        "| model | micro P | micro R | micro F1 | macro F1 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, m in (("TF-IDF + logistic regression (baseline)", m_base), ("yousaid", m_ours)):
+        lines.append(f"| {name} | {m['micro']['precision']:.3f} | {m['micro']['recall']:.3f} | "
+                     f"**{m['micro']['f1']:.3f}** | **{m['macro']['f1']:.3f}** |")
+    lines += [
+        "",
+        f"Training on {len(train_idx)} labels took {train_s:.0f} s (embeddings cached; embedding them took "
+        f"{embed_s:.0f} s this run); peak memory of the benchmark process {peak_mib:.0f} MiB.",
+        "",
+        "Per theme on the test split (count error = (predicted - true) / true; the expected count is the sum "
+        "of calibrated probabilities, which the report uses for its corrected estimate):",
+        "",
+        "| theme | test comments | F1 (baseline) | F1 (yousaid) | count error (classified) | count error (expected) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    big = []
+    for j, tid in enumerate(codebook.ids):
+        mo, mb = m_ours["per_theme"][tid], m_base["per_theme"][tid]
+        support = mo["support"]
+        exp_err = (expected[j] - support) / support if support else float("nan")
+        if support >= 30:
+            big.append((tid, mo["count_error"], exp_err))
+        ce = "" if mo["count_error"] is None else f"{mo['count_error']:+.0%}"
+        lines.append(f"| {codebook.by_id[tid].name} | {support} | {mb['f1']:.3f} | {mo['f1']:.3f} | {ce} | "
+                     f"{exp_err:+.0%} |")
+    within = sum(abs(c) < 0.15 for _, c, _ in big)
+    within_exp = sum(abs(e) < 0.15 for _, _, e in big)
+    lines += [
+        "",
+        f"Themes with at least 30 test comments: {len(big)}; classified count within 15% of the truth for "
+        f"{within}, expected count within 15% for {within_exp}.",
+        "",
+        "### Learning curve",
+        "",
+        "Quality on the same test split after n hand labels, chosen at random or by `yousaid label next` "
+        "(zero-shot codebook scores for the first batch, then model uncertainty spread over clusters).",
+        "",
+        "| labels | strategy | micro F1 | macro F1 |",
+        "|---:|---|---:|---:|",
+    ]
+    lines += [f"| {r.labels} | {r.strategy} | {r.micro_f1:.3f} | {r.macro_f1:.3f} |" for r in curve.itertuples()]
+    lines += ["", "![learning curve](learning_curve.png)", ""]
+    write_section(args.doc, "\n".join(lines))
+    (args.doc.parent / "benchmark_classifier.json").write_text(json.dumps(
+        {"yousaid": m_ours, "baseline": m_base, "train_seconds": train_s, "peak_mib": peak_mib,
+         "learning_curve": curve.to_dict(orient="records")}, indent=1) + "\n", encoding="utf-8")
+    print(args.doc)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

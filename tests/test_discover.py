@@ -1,0 +1,304 @@
+"""Theme discovery on the demo consultation with a planted theme the codebook lacks.
+
+Two real BERTopic fits per session: `yousaid discover` (the CLI stage, writing its files) and the
+same discovery through the Python API; they must agree topic for topic. Everything else reads
+those two results or checks small pure functions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, demo_params
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from pipeline import cli
+from pipeline import discovery_report as report
+from pipeline.codebook import load_codebook
+from pipeline.discover import NEW, DiscoverSettings, Discovery, _phrases, _slug, discover
+from pipeline.embed import read_embeddings
+from pipeline.errors import YousaidError
+from pipeline.keywords import keyword_vectorizer, lemmatise
+
+# Thirty varied answers about dangerous dogs: a topic the demo codebook has no theme for.
+PLANTED = [
+    "Dangerous dogs. An XL bully attacked my neighbour's little boy in the park, nothing happened.",
+    "Nobody enforces the dog laws. Owners let huge dogs run off the lead on the estate.",
+    "I was bitten by a dog on my way to work and the police said it was a civil matter.",
+    "What about dog attacks? My spaniel was mauled by a staffie cross whose owner just walked off.",
+    "Status dogs used to intimidate people on the stairwells of our block.",
+    "The plan says nothing about dangerous dogs, which are a real fear for parents at the rec.",
+    "Muzzles should be enforced for banned breeds. I see pit bull types every day unmuzzled.",
+    "Dog fighting goes on in the garages behind our flats, you can hear it at night.",
+    "Police need powers to seize aggressive dogs before someone gets killed.",
+    "My elderly mum won't go to the park any more because of the out-of-control dogs there.",
+    "Dog owners who let their animals attack other dogs should be prosecuted.",
+    "Gangs breed bully dogs as weapons. Treat a dog attack like an assault with a weapon.",
+    "A rottweiler went for my daughter outside the school gates. The owner laughed.",
+    "Irresponsible dog ownership - unlicensed breeders selling aggressive puppies on Facebook.",
+    "Please do something about the men walking four big dogs at once with no leads on the common.",
+    "There have been three serious dog bites on our road this year, one child needed surgery.",
+    "The dangerous dogs act is not enforced in London at all.",
+    "Dogs off leads chasing joggers and cyclists along the canal towpath.",
+    "We reported a dog that keeps attacking cats and small dogs, and heard nothing back.",
+    "Dog attacks on postal workers and delivery drivers in our area have become common.",
+    "Owners of dogs that bite should lose the right to keep dogs, full stop.",
+    "I carry a stick now when I walk my own dog because of the aggressive dogs in the park.",
+    "Specialist dog legislation officers: does the Met even have any left?",
+    "Bull breeds kept as status symbols by young men who can't control them.",
+    "A loose dog killed our neighbour's cat in front of their children.",
+    "Ban XL bullies properly and check the exemption certificates.",
+    "Dog walkers with too many dogs and no control of them are a menace to toddlers.",
+    "Nothing on animal welfare or dangerous dog incidents, which the council says are rising.",
+    "When a dog savaged my friend the police took four hours to arrive.",
+    "Puppy farming and aggressive, badly bred dogs sold to people who cannot handle them.",
+]
+PLANTED_IDS = [f"PLANT-{i:02d}" for i in range(1, len(PLANTED) + 1)]
+
+
+@pytest.fixture(scope="module")
+def run_params(tmp_path_factory) -> dict:
+    """Demo comments plus the planted ones, ingested and embedded as the pipeline would."""
+    workdir = tmp_path_factory.mktemp("discover")
+    params = demo_params(workdir)
+    demo = ROOT / "data" / "demo" / "comments.csv"
+    if not demo.exists():
+        pytest.skip(f"demo data not found at {demo}")
+    planted = workdir / "planted.csv"
+    pd.DataFrame({"id": PLANTED_IDS, "text": PLANTED}).to_csv(planted, index=False)
+    params["paths"]["input"] = [str(demo), str(planted)]
+    params["discover"]["out_dir"] = str(workdir / "processed")
+    for stage in ("ingest", "embed"):
+        cli.STAGES[stage](params)
+    return params
+
+
+@pytest.fixture(scope="module")
+def cli_outputs(run_params) -> dict[str, Path]:
+    """Fit 1: the `discover` stage as `yousaid run` calls it."""
+    return cli.STAGES["discover"](run_params)
+
+
+@pytest.fixture(scope="module")
+def inputs(run_params, embedding_model):
+    paths = run_params["paths"]
+    comments = pd.read_parquet(paths["comments"])
+    vectors = np.array(read_embeddings(paths["embeddings"], comments["id"].tolist()))
+    return comments, vectors, load_codebook(paths["codebook"])
+
+
+@pytest.fixture(scope="module")
+def result(inputs, run_params, embedding_model, cli_outputs) -> Discovery:
+    """Fit 2: the same discovery through the Python API (after fit 1, in the same process)."""
+    comments, vectors, codebook = inputs
+    settings = DiscoverSettings.from_params(run_params["discover"])
+    frozen = vectors.copy()
+    out = discover(comments, vectors, codebook, embedding_model, settings, seed=run_params["seed"])
+    np.testing.assert_array_equal(vectors, frozen)  # the caller's array is never modified
+    return out
+
+
+def test_same_input_and_seed_give_the_same_topics(result, cli_outputs):
+    saved = json.loads(cli_outputs["discovery_json"].read_text(encoding="utf-8"))
+    assert saved["summary"] == json.loads(json.dumps(result.summary))
+    assert saved["candidates"] == json.loads(json.dumps(report.candidate_records(result)))
+    topics = pd.read_excel(cli_outputs["discovery_xlsx"], sheet_name="topics")
+    assert topics["topic"].tolist() == result.topics["topic"].tolist()
+    assert topics["size"].tolist() == result.topics["size"].tolist()
+    assert topics["keywords"].tolist() == result.topics["keywords"].tolist()
+    assert topics["representative_ids"].tolist() == result.topics["representative_ids"].tolist()
+    assigned = pd.read_excel(
+        cli_outputs["discovery_xlsx"], sheet_name="assignments", dtype={"id": str}
+    )
+    assert assigned["id"].tolist() == result.assignments["id"].tolist()
+    assert assigned["topic"].tolist() == result.assignments["topic"].tolist()
+
+
+def test_planted_theme_is_a_new_theme_candidate(result):
+    planted = set(PLANTED_IDS)
+    members = result.assignments.groupby("topic")["id"].apply(set)
+    best = max(result.candidates["topic"], key=lambda t: len(members[t] & planted))
+    row = result.candidates.set_index("topic").loc[best]
+    caught = members[best] & planted
+    assert len(caught) >= 20, f"only {len(caught)} of 30 planted comments in topic {best}"
+    assert len(caught) / len(members[best]) >= 0.7, "the candidate is mostly other comments"
+    assert "dog" in row["keywords"].split(", ")[:3]
+    assert "dog" in row["suggested_id"]
+    examples = result.examples[result.examples["topic"] == best]
+    assert len(examples) == 5 and set(examples["id"]) <= planted
+    theme = result.topics.set_index("topic").loc[best]
+    assert theme["theme_id"] == NEW
+
+
+def test_most_codebook_themes_are_recovered(result, inputs):
+    _, _, codebook = inputs
+    s = result.summary
+    assert len(s["themes_recovered"]) >= len(codebook.ids) - 2, s["themes_not_found"]
+    matched = result.topics[~result.topics["theme_id"].isin(["", NEW])]
+    assert set(matched["theme_id"]) <= set(codebook.ids)
+    zero_shot = matched[matched["matched_by"] == "zero-shot"]
+    assert (zero_shot["zeroshot_share"] >= 0.5).all()
+
+
+def test_only_substantive_comments_are_used(result, inputs):
+    comments, _, _ = inputs
+    substantive = comments.loc[comments["substantive"], "id"].tolist()
+    assert result.assignments["id"].tolist() == substantive
+    assert result.summary["excluded_non_substantive"] == int((~comments["substantive"]).sum())
+    assert result.topics["size"].sum() == len(substantive)
+
+
+def test_outliers_are_reported_and_reassigned_only_when_close(result, run_params):
+    s = result.summary
+    a = result.assignments
+    assert s["outlier_share"] == round(float((a["topic"] == -1).mean()), 4)
+    assert 0 <= s["outlier_share"] <= s["outlier_share_before_reduction"] < 0.5
+    moved = a[a["assigned_by"] == "outlier reassigned"]
+    assert (moved["topic"] != -1).all()
+    assert (a.loc[a["topic"] == -1, "theme_id"] == "").all()
+
+
+def test_topic_table_is_tidy(result):
+    t = result.topics
+    assert t["topic"].is_unique
+    assert {"topic", "size", "keywords", "theme_id", "representative_ids"} <= set(t.columns)
+    for row in t.itertuples():
+        ids = row.representative_ids.split("|")
+        assert 1 <= len(ids) <= 5 and len(ids) == len(set(ids))
+        members = result.assignments.loc[result.assignments["topic"] == row.topic, "id"]
+        assert set(ids) <= set(members)
+        assert row.keywords and row.keywords == row.keywords.lower()
+
+
+def test_workbook_opens_with_formatted_sheets(cli_outputs, result):
+    wb = load_workbook(cli_outputs["discovery_xlsx"])
+    assert wb.sheetnames[:3] == ["topics", "new_theme_candidates", "assignments"]
+    for ws in wb.worksheets:
+        assert ws.freeze_panes == "A2"
+        assert all(cell.font.b for cell in ws[1] if cell.value is not None)
+    topics = wb["topics"]
+    header = [c.value for c in topics[1]]
+    assert {"size", "keywords", "theme_id", "example_1", "example_5"} <= set(header)
+    assert topics.max_row == len(result.topics) + 1
+    letter = topics.cell(1, header.index("example_1") + 1).column_letter
+    assert 40 <= topics.column_dimensions[letter].width <= 80
+    candidates = pd.read_excel(cli_outputs["discovery_xlsx"], sheet_name="new_theme_candidates")
+    assert len(candidates) == len(result.candidates) >= 1
+    assert candidates["example_1"].str.match(r"^\[[^\]]+\] ").all()
+    html = cli_outputs["discovery_html"].read_text(encoding="utf-8")
+    assert "New-theme candidates" in html and "<script" not in html
+    for name in result.candidates["suggested_name"]:
+        assert name in html
+
+
+def test_codebook_suggest_writes_paste_ready_yaml(run_params, cli_outputs, tmp_path):
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(run_params), encoding="utf-8")
+    out = CliRunner().invoke(cli.app, ["codebook", "suggest", "--params", str(params_file)])
+    assert out.exit_code == 0, out.output
+    written = Path(run_params["discover"]["out_dir"]) / "codebook_suggestions.yaml"
+    entries = yaml.safe_load(written.read_text(encoding="utf-8"))["themes"]
+    assert entries and yaml.safe_load(out.stdout)["themes"] == entries
+    codebook = load_codebook(run_params["paths"]["codebook"])
+    for entry in entries:
+        assert entry["id"] not in codebook.ids
+        assert entry["description"].startswith("DRAFT") and entry["seeds"] and entry["examples"]
+    assert any("dog" in e["id"] for e in entries)
+    # pasted under `themes:`, the entries make a codebook that still loads
+    merged = yaml.safe_load(Path(run_params["paths"]["codebook"]).read_text(encoding="utf-8"))
+    merged["themes"] += entries
+    (tmp_path / "codebook.yaml").write_text(yaml.safe_dump(merged), encoding="utf-8")
+    grown = load_codebook(tmp_path / "codebook.yaml")
+    assert len(grown.ids) == len(codebook.ids) + len(entries)
+
+
+# --- small pure parts (no model) --------------------------------------------------------------
+
+
+def test_settings_scale_with_the_number_of_comments():
+    s = DiscoverSettings()
+    assert s.cluster_size(500) == 11 and s.cluster_size(5_000) == 35
+    assert s.cluster_size(40) == 8 and s.cluster_size(1_000_000) == 60
+    assert s.samples(500) == 5 and s.candidate_size(500) == 11
+    fixed = DiscoverSettings.from_params({"min_topic_size": 20, "out_dir": "x", "stop_words": None})
+    assert fixed.cluster_size(5_000) == 20 and fixed.stop_words == ()
+    with pytest.raises(YousaidError, match="unknown keys \\['min_topic_sise'\\]"):
+        DiscoverSettings.from_params({"min_topic_sise": 20})
+
+
+def test_too_few_comments_is_a_clear_error(embedding_model):
+    comments = pd.DataFrame({"id": ["a", "b"], "text": ["x", "y"], "substantive": [True, True]})
+    codebook = load_codebook(ROOT / "labels" / "codebook.yaml")
+    with pytest.raises(YousaidError, match="at least 20 substantive comments, got 2"):
+        discover(comments, np.eye(2, 384, dtype=np.float32), codebook, embedding_model)
+    with pytest.raises(YousaidError, match="2 comments but 3 embeddings"):
+        discover(comments, np.eye(3, 384, dtype=np.float32), codebook, embedding_model)
+
+
+def test_keywords_are_lemmas_without_stop_words():
+    assert lemmatise("The stations were CLOSED and we need more Bobbies!") == [
+        "station", "close", "bobby"
+    ]
+    assert lemmatise("Weed smell, fly-tipping; the Met police") == [
+        "weed", "smell", "fly", "tip", "met", "police"
+    ]
+    vectorizer = keyword_vectorizer(extra_stop_words=["smell"])
+    vectorizer.fit(["weed smell everywhere", "knives and knife crime"])
+    assert "knife crime" in vectorizer.get_feature_names_out()
+    assert "smell" not in vectorizer.get_feature_names_out()
+
+
+def test_candidate_names_and_slugs():
+    assert _phrases(["knife", "knife crime", "stab", "carry"]) == ["knife crime", "stab"]
+    assert _phrases(["meet", "listen", "good listen", "meet good"]) == ["meet", "good listen"]
+    taken = {"knife_crime"}
+    assert _slug(["knife", "knife crime", "stab"], taken) == "knife_crime_2"
+    assert _slug(["20mph", "limit"], taken) == "t_20mph"
+    assert _slug([], taken) == "new_theme"
+
+
+def test_html_and_excel_neutralise_hostile_text(tmp_path):
+    codebook = load_codebook(ROOT / "labels" / "codebook.yaml")
+    hostile = "<script>alert('x')</script> & =HYPERLINK(\"http://evil\")"
+    topics = pd.DataFrame(
+        [{"topic": 0, "label": "<b>dogs</b>", "size": 1, "share": 1.0, "theme_id": NEW,
+          "matched_by": "none", "nearest_theme": "drugs", "nearest_theme_share": 0.2,
+          "zeroshot_share": 0.0, "keywords": "dog, <i>bite</i>", "representative_ids": "=1+1"}]
+    )
+    examples = pd.DataFrame([{"topic": 0, "rank": 1, "id": "=1+1", "text": hostile}])
+    candidates = topics.assign(suggested_id="dog", suggested_name="<dogs>")[
+        ["topic", "suggested_id", "suggested_name", "size", "share", "keywords", "nearest_theme",
+         "nearest_theme_share", "representative_ids"]
+    ]
+    assignments = pd.DataFrame({"id": ["=1+1"], "topic": [0], "text": ["=SUM(A1:A9)"]})
+    summary = {"comments": 1, "excluded_non_substantive": 0, "topics": 1, "codebook_topics": 0,
+               "new_topics": 1, "candidates": 1, "themes_recovered": [], "themes_not_found": ["x"],
+               "outlier_share_before_reduction": 0.0, "outlier_share": 0.0, "seed": 1,
+               "min_topic_size": 8, "candidate_min_size": 8}
+    result = Discovery(topics, examples, assignments, candidates, summary)
+    html = report.render_html(result, codebook)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<b>dogs</b>" not in html and "&lt;dogs&gt;" in html
+    path = report.write_xlsx(result, tmp_path / "d.xlsx")
+    sheets = load_workbook(path).worksheets
+    cells = [c.value for ws in sheets for row in ws.iter_rows() for c in row]
+    texts = [v for v in cells if isinstance(v, str)]
+    assert not [v for v in texts if v.startswith(("=", "+", "@"))]
+    assert "'=SUM(A1:A9)" in texts
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically, nothing left behind
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_stray_outputs():
+    """Discovery in tests must never write into the repository's data/processed."""
+    target = ROOT / "data" / "processed" / "discovery.json"
+    before = target.stat().st_mtime if target.exists() else None
+    yield
+    after = target.stat().st_mtime if target.exists() else None
+    assert before == after

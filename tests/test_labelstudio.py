@@ -1,0 +1,694 @@
+"""Label Studio round trip against a real server: push, annotate as analysts, pull, relabel,
+re-push, agreement, and a server that is down.
+
+One server per module, started by scripts/label-studio on a free port from a copy of a migrated
+data dir cached under .cache/ (only the first run pays Label Studio's ~1 minute of migrations),
+stopped by its PID. The tests run in file order and build on each other's state.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline import cli
+from pipeline import labelstudio as ls
+from pipeline.codebook import load_codebook
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "scripts" / "label-studio"
+LS_BIN = REPO / ".venv-ls" / "bin" / "label-studio"
+CODEBOOK = REPO / "labels" / "codebook.yaml"
+TOKEN = "yousaid-test-token-5f0c2b9e7d"
+CREDENTIALS = {
+    "LABEL_STUDIO_USERNAME": "lead.analyst@example.org",
+    "LABEL_STUDIO_PASSWORD": "not-a-real-password-42",
+    "LABEL_STUDIO_USER_TOKEN": TOKEN,
+}
+
+
+def _script_module():
+    loader = importlib.machinery.SourceFileLoader("ls_script", str(SCRIPT))
+    spec = importlib.util.spec_from_loader("ls_script", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+script = _script_module()
+TEMPLATE = REPO / ".cache" / f"ls-template-{script.LS_VERSION}"
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")}
+    env.update(CREDENTIALS)
+    env["XDG_CONFIG_HOME"] = str(tmp / "config")  # never the developer's own credentials file
+    return env
+
+
+def _start(data_dir: Path, tmp: Path, port: str = "0") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "start", "--port", port, "--data-dir", str(data_dir)],
+        env=_env(tmp),
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+
+
+def _kill(pid_file: Path) -> None:
+    """Teardown by PID: the server runs in its own process group, started by the fixture."""
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text().split()[0])
+    script.stop_pid(pid)
+    pid_file.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def ls_template(tmp_path_factory) -> Path:
+    """A data dir with migrations run and the first user and token created, built once."""
+    if not LS_BIN.exists():
+        pytest.skip("Label Studio is not installed: run `make .venv-ls/.installed`")
+    if (TEMPLATE / ".ready").exists():
+        return TEMPLATE
+    building = TEMPLATE.with_name(f"{TEMPLATE.name}.building-{os.getpid()}")
+    shutil.rmtree(building, ignore_errors=True)
+    tmp = tmp_path_factory.mktemp("ls-template")
+    began = time.monotonic()
+    started = _start(building, tmp)
+    try:
+        assert started.returncode == 0, started.stderr
+    finally:
+        _kill(building / "label-studio.pid")
+    for name in ("label-studio.log", "label-studio.pid"):
+        (building / name).unlink(missing_ok=True)
+    (building / ".ready").write_text(f"built in {time.monotonic() - began:.0f} s\n")
+    try:
+        building.rename(TEMPLATE)
+    except OSError:  # another run finished first
+        shutil.rmtree(building, ignore_errors=True)
+    return TEMPLATE
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int
+    data_dir: Path
+    port: int
+
+
+@pytest.fixture(scope="module")
+def server(ls_template, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ls-server")
+    data_dir = tmp / "data"
+    shutil.copytree(ls_template, data_dir)
+    started = _start(data_dir, tmp)
+    assert started.returncode == 0, started.stderr
+    url = started.stdout.strip().splitlines()[-1]
+    pid, port = (data_dir / "label-studio.pid").read_text().split()
+    assert url == f"http://127.0.0.1:{port}"
+    yield Server(url, int(pid), data_dir, int(port))
+    _kill(data_dir / "label-studio.pid")
+    assert not script.pid_alive(int(pid))
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return ls.connect(ls.Connection(server.url, TOKEN))
+
+
+# --- data ------------------------------------------------------------------------------------
+
+TEXTS = [
+    "Golders Green front counter closed and now the nearest station is miles away.",
+    "More bobbies on the beat please, I never see a police officer where I live.",
+    "Officers who are racist or misogynist should be sacked, not moved to another team.",
+    "Cannabis smoke everywhere in the park and dealers on every corner. Arrest them.",
+    "Legalise cannabis and stop wasting police time on people smoking a joint.",
+    "My bike was stolen twice this year and nobody even investigated it.",
+    "Boy racers doing 60 on our road every night, someone will be killed.",
+    "Women don't feel safe walking home at night. Street harassment is constant.",
+    "Youth clubs have all closed, kids have nowhere to go, fund the charities.",
+    "Nothing about older and disabled people who are scared to go out.",
+    "Teenagers hanging around the shops intimidating people, fly-tipping, graffiti.",
+    "Poverty and lack of opportunity are the root causes, not policing.",
+    "The police should come to ward panels and actually listen to residents.",
+    "Phone snatching on mopeds is out of control in the West End.",
+    "Domestic abuse victims need better support and faster prosecutions.",
+]
+ROUTES = ["talk_london", "poll_representative", "poll_boost"]
+BOROUGHS = ["Barnet", "Hackney", "Newham", "Croydon", "Ealing"]
+
+
+@pytest.fixture(scope="module")
+def comments() -> pd.DataFrame:
+    rows = []
+    for i in range(30):
+        rows.append(
+            {
+                "id": f"T-{i:03d}",
+                "text": TEXTS[i % len(TEXTS)] + ("" if i < len(TEXTS) else " (again)"),
+                "route": ROUTES[i % 3],
+                "age_band": ["16-24", "25-34", "35-44", "45-54", "55-64", "65+"][i % 6],
+                "gender": ["Female", "Male"][i % 2],
+                "ethnicity": ["White British", "Black", "Asian", "Mixed"][i % 4],
+                "borough": BOROUGHS[i % 5],
+                "inner_outer": ["Inner", "Outer"][i % 2],
+                "weight": float("nan") if i % 3 == 0 else 1.0 + i / 100,
+                "substantive": True,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def codebook():
+    return load_codebook(CODEBOOK)
+
+
+def predictions_for(comments: pd.DataFrame, codebook) -> pd.DataFrame:
+    """A fake coded.parquet: theme i%12 gets a high probability for comment i."""
+    coded = comments[["id"]].copy()
+    for j, tid in enumerate(codebook.ids):
+        probs = [
+            0.9 if i % len(codebook.ids) == j else 0.05 + (i % 7) / 100
+            for i in range(len(comments))
+        ]
+        coded[f"prob_{tid}"] = probs
+        coded[f"code_{tid}"] = [int(p >= 0.5) for p in probs]
+    coded["model_version"] = "m-1"
+    return coded
+
+
+def result(themes, stance=None, note=None):
+    out = [
+        {
+            "from_name": "themes",
+            "to_name": "text",
+            "type": "choices",
+            "value": {"choices": list(themes)},
+        }
+    ]
+    if stance:
+        out.append(
+            {
+                "from_name": "stance_drugs",
+                "to_name": "text",
+                "type": "choices",
+                "value": {"choices": [stance]},
+            }
+        )
+    if note:
+        out.append(
+            {"from_name": "note", "to_name": "text", "type": "textarea", "value": {"text": [note]}}
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory):
+    """What the ordered tests share: paths of the label files and ids of tasks and annotations."""
+    root = tmp_path_factory.mktemp("labels")
+    return {
+        "paths": {
+            "annotations_path": root / "annotations.jsonl",
+            "labelled_path": root / "labelled.csv",
+            "agreement_path": root / "agreement.csv",
+            "disagreements_path": root / "disagreements.csv",
+        },
+        "title": "yousaid test round trip",
+    }
+
+
+def tasks_by_comment(client, project_id) -> dict[str, object]:
+    return {
+        t.data["id"]: t for t in client.tasks.list(project=project_id, fields="all", page_size=1000)
+    }
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def test_label_config_follows_the_codebook(codebook):
+    xml = ls.label_config(codebook, ["route", "borough"])
+    root = ET.fromstring(xml)
+    themes = root.find(".//Choices[@name='themes']")
+    assert themes.get("toName") == "text" and themes.get("choice") == "multiple"
+    assert [c.get("alias") for c in themes.findall("Choice")] == codebook.ids
+    assert [c.get("value") for c in themes.findall("Choice")] == [t.name for t in codebook.themes]
+    stance_views = [v for v in root.iter("View") if v.get("visibleWhen") == "choice-selected"]
+    assert [v.find("Choices").get("name") for v in stance_views] == ["stance_drugs"]
+    assert "drugs" in stance_views[0].get("whenChoiceValue").split(",")
+    assert [c.get("alias") for c in stance_views[0].iter("Choice")] == [
+        "more_enforcement",
+        "legalise_or_less_enforcement",
+    ]
+    assert root.find(".//TextArea[@name='note']") is not None
+    assert root.find(".//Text[@name='respondent']").get("value") == "$respondent"
+
+
+def test_task_data_shows_respondent_metadata(comments):
+    data = ls.task_data(comments.head(2), ["route", "age_band", "borough"])
+    assert data[0]["id"] == "T-000" and data[0]["route"] == "talk_london"
+    assert data[0]["respondent"] == "Route: talk_london · Age: 16-24 · Borough: Barnet"
+
+
+def test_script_spots_a_moved_port():
+    log = "* Port 8080 is in use.\n* Trying to start at 8081\nStarting development server at http://127.0.0.1:8081/"
+    assert script.port_moved(log, 8080)
+    assert not script.port_moved("Starting development server at http://127.0.0.1:8080/\n", 8080)
+
+
+def test_script_refuses_a_busy_port(server, tmp_path):
+    started = _start(tmp_path / "other", tmp_path, port=str(server.port))
+    assert started.returncode == 2
+    assert f"port {server.port} on 127.0.0.1 is in use" in started.stderr
+    assert not (tmp_path / "other").exists()
+
+
+def test_server_is_local_only_and_quiet(server):
+    log = (server.data_dir / "label-studio.log").read_text()
+    assert f"Starting development server at http://127.0.0.1:{server.port}/" in log
+    assert TOKEN not in log
+
+
+def test_push_creates_tasks_with_metadata_and_preannotations(client, comments, codebook, state):
+    meta = ls.metadata_columns(comments)
+    assert meta == list(ls.METADATA)
+    project = ls.ensure_project(
+        client, state["title"], ls.label_config(codebook, meta), codebook.question
+    )
+    assert project.created
+    preds = ls.predictions_from_coded(predictions_for(comments, codebook), codebook)
+    chosen = comments["id"].tolist()[:12]
+    res = ls.push(client, project, comments, chosen, preds, "m-1", meta)
+    assert (res.tasks_created, res.already_in_project, res.predictions_imported) == (12, 0, 12)
+    state["project_id"] = project.id
+
+    tasks = tasks_by_comment(client, project.id)
+    assert sorted(tasks) == chosen
+    t3 = tasks["T-003"]
+    assert (
+        t3.data["text"] == TEXTS[3]
+        and t3.data["borough"] == "Croydon"
+        and t3.data["route"] == "talk_london"
+    )
+    assert "Route: talk_london" in t3.data["respondent"]
+    assert len(t3.predictions) == 1
+    pred = t3.predictions[0]
+    pred = pred if isinstance(pred, dict) else pred.dict()
+    assert pred["model_version"] == "m-1"
+    assert pred["result"][0]["value"]["choices"] == [codebook.ids[3]]
+    assert pred["score"] == pytest.approx(0.9)  # least sure decision: the coded theme at p=0.9
+    assert client.projects.get(project.id).model_version == "m-1"
+
+
+def test_analysts_annotate_and_pull(client, comments, codebook, state):
+    pid = state["project_id"]
+    tasks = tasks_by_comment(client, pid)
+    second = client.users.create(
+        username="second", email="second.analyst@example.org", password="pw-2-not-real"
+    )
+    state["second"] = second.id
+    answers_a = {
+        "T-000": result(["station_closures"]),
+        "T-001": result(["officers_visibility"]),
+        "T-002": result(["misconduct_accountability"]),
+        "T-003": result(["drugs"], stance="more_enforcement", note="asks for arrests"),
+        "T-004": result(["drugs"], stance="legalise_or_less_enforcement"),
+        "T-005": result(["volume_crime"]),
+        "T-006": result(["roads_antisocial_driving"]),
+        "T-007": result([]),  # read, and no theme applies: labelled with no theme
+    }
+    ids = {}
+    for cid, res in answers_a.items():
+        ids[cid] = client.annotations.create(tasks[cid].id, result=res, lead_time=3.5).id
+    client.annotations.create(tasks["T-008"].id, result=[], was_cancelled=True)  # skipped
+    # A second analyst double-codes four comments, disagreeing on two of them.
+    answers_b = {
+        "T-000": result(["station_closures"]),
+        "T-001": result(["officers_visibility", "vawg"]),  # planted theme disagreement
+        "T-002": result(["misconduct_accountability"]),
+        "T-003": result(
+            ["drugs"], stance="legalise_or_less_enforcement"
+        ),  # planted stance disagreement
+    }
+    for cid, res in answers_b.items():
+        client.annotations.create(tasks[cid].id, result=res, completed_by=second.id)
+    state["annotation_ids"] = ids
+
+    out = ls.pull(client, state["title"], codebook, comments=comments, **state["paths"])
+    assert (out.annotations, out.skipped, out.appended, out.labelled) == (12, 1, 13, 8)
+
+    history = ls.read_annotations(state["paths"]["annotations_path"])
+    assert len(history) == 13
+    skipped = [r for r in history if r["was_cancelled"]]
+    assert [r["comment_id"] for r in skipped] == ["T-008"]
+    rec = next(
+        r
+        for r in history
+        if r["comment_id"] == "T-003" and r["annotator"] == "lead.analyst@example.org"
+    )
+    assert rec["themes"] == ["drugs"] and rec["stances"] == ["drugs:more_enforcement"]
+    assert rec["note"] == "asks for arrests" and rec["task_id"] == tasks["T-003"].id
+    assert rec["annotation_id"] == ids["T-003"] and rec["created_at"] and rec["updated_at"]
+    assert rec["prediction_model_version"] in (None, "m-1")
+
+    labelled = pd.read_csv(
+        state["paths"]["labelled_path"], dtype=str, keep_default_na=False
+    ).set_index("id")
+    assert sorted(labelled.index) == [
+        f"T-00{i}" for i in range(8)
+    ]  # the skipped T-008 is not labelled
+    assert (
+        labelled.at["T-000", "labels"] == "officers_visibility|station_closures"
+    )  # parent implied
+    assert labelled.at["T-007", "labels"] == ""
+    assert labelled.at["T-001", "labels"] == "officers_visibility|vawg"  # the later answer wins
+    assert labelled.at["T-001", "annotator"] == "second.analyst@example.org"
+    assert labelled.at["T-003", "stance"] == "drugs:legalise_or_less_enforcement"
+    assert labelled.at["T-004", "stance"] == "drugs:legalise_or_less_enforcement"
+    assert (
+        labelled.at["T-001", "n_annotators"] == "2" and labelled.at["T-005", "n_annotators"] == "1"
+    )
+    assert labelled.at["T-002", "borough"] == "Newham" and labelled.at["T-002", "text"] == TEXTS[2]
+    assert set(labelled["source"]) == {"label_studio"}
+    # The file is in the labelled-data contract: the trainer's reader takes it as is.
+    from pipeline.labelled import read_labelled
+
+    assert len(read_labelled(state["paths"]["labelled_path"], codebook)) == 8
+
+
+def test_agreement_on_planted_disagreements(codebook, state):
+    per_theme = pd.read_csv(state["paths"]["agreement_path"]).set_index("theme_id")
+    assert per_theme["comments"].eq(4).all() and per_theme["annotators"].eq(2).all()
+    assert per_theme.at["vawg", "percent_agreement"] == pytest.approx(0.75)
+    assert per_theme.at["vawg", "alpha"] < 0.5
+    assert per_theme.at["station_closures", "alpha"] == pytest.approx(1.0)
+    assert per_theme.at["misconduct_accountability", "alpha"] == pytest.approx(1.0)
+    assert pd.isna(per_theme.at["specific_groups", "alpha"])  # nobody used it: undefined, not 1
+    dis = pd.read_csv(state["paths"]["disagreements_path"], dtype=str, keep_default_na=False)
+    got = {(r.comment_id, r.theme_id, r.kind) for r in dis.itertuples()}
+    assert got == {("T-001", "vawg", "theme"), ("T-003", "drugs", "stance")}
+    vawg = dis[dis["theme_id"] == "vawg"].iloc[0]
+    assert (
+        vawg["said_yes"] == "second.analyst@example.org"
+        and vawg["said_no"] == "lead.analyst@example.org"
+    )
+
+
+def test_pull_again_appends_nothing(client, comments, codebook, state):
+    before = state["paths"]["annotations_path"].read_text()
+    out = ls.pull(client, state["title"], codebook, comments=comments, **state["paths"])
+    assert out.appended == 0
+    assert state["paths"]["annotations_path"].read_text() == before
+
+
+def test_relabel_latest_wins_and_history_is_kept(client, comments, codebook, state):
+    ann = state["annotation_ids"]["T-005"]
+    time.sleep(0.01)
+    client.annotations.update(
+        ann, result=result(["volume_crime", "specific_groups"], note="changed my mind")
+    )
+    out = ls.pull(client, state["title"], codebook, comments=comments, **state["paths"])
+    assert out.appended == 1
+    history = [
+        r
+        for r in ls.read_annotations(state["paths"]["annotations_path"])
+        if r["annotation_id"] == ann
+    ]
+    assert [r["themes"] for r in history] == [["volume_crime"], ["volume_crime", "specific_groups"]]
+    labelled = pd.read_csv(
+        state["paths"]["labelled_path"], dtype=str, keep_default_na=False
+    ).set_index("id")
+    assert labelled.at["T-005", "labels"] == "volume_crime|specific_groups"
+    assert labelled.at["T-005", "note"] == "changed my mind"
+    assert len(labelled) == 8
+
+
+def test_repush_never_duplicates_and_refreshes_predictions(client, comments, codebook, state):
+    meta = ls.metadata_columns(comments)
+    project = ls.ensure_project(
+        client, state["title"], ls.label_config(codebook, meta), codebook.question
+    )
+    assert not project.created and project.id == state["project_id"]
+    coded = predictions_for(comments, codebook)
+    preds = ls.predictions_from_coded(coded, codebook)
+    chosen = comments["id"].tolist()[:18]
+    res = ls.push(client, project, comments, chosen, preds, "m-2", meta)
+    assert (res.tasks_created, res.already_in_project) == (6, 12)
+    tasks = tasks_by_comment(client, project.id)
+    all_tasks = list(client.tasks.list(project=project.id, page_size=1000))
+    assert len(all_tasks) == len(tasks) == 18  # one task per comment id
+    # New predictions only where nobody has answered yet (skipped T-008 included).
+    unanswered = [cid for cid, t in tasks.items() if not t.total_annotations]
+    assert res.predictions_imported == len(unanswered) == 18 - 8
+    t0 = tasks["T-000"]
+    versions = {(p if isinstance(p, dict) else p.dict())["model_version"] for p in t0.predictions}
+    assert versions == {"m-1"}
+    listed = ls.project_tasks(client, project.id).set_index("comment_id")["model_versions"]
+    assert listed["T-015"] == ["m-2"] and sorted(listed["T-008"]) == ["m-1", "m-2"]
+    assert listed["T-000"] == ["m-1"]
+    assert client.projects.get(project.id).model_version == "m-2"
+    again = ls.push(client, project, comments, chosen, preds, "m-2", meta)
+    assert (again.tasks_created, again.predictions_imported) == (0, 0)
+
+
+def test_renaming_or_removing_a_theme_keeps_the_history(client, codebook, comments, state, caplog):
+    data = yaml.safe_load(CODEBOOK.read_text())
+    for theme in data["themes"]:
+        if theme["id"] == "volume_crime":
+            theme["name"] = "Everyday crime (renamed)"
+    renamed = load_codebook_from(data, state)
+    meta = ls.metadata_columns(comments)
+    project = ls.ensure_project(client, state["title"], ls.label_config(renamed, meta))
+    assert "Everyday crime (renamed)" in client.projects.get(project.id).label_config
+    out = ls.pull(client, state["title"], renamed, comments=comments, **state["paths"])
+    assert out.appended == 0  # stored values are ids: a rename changes nothing
+    labelled_path = state["paths"]["labelled_path"]
+    labelled = pd.read_csv(labelled_path, dtype=str, keep_default_na=False).set_index("id")
+    assert labelled.at["T-005", "labels"] == "volume_crime|specific_groups"
+
+    # Label Studio accepts an interface without a theme that has answers; the pull drops the
+    # retired id from labelled.csv (with a warning) and the history keeps it.
+    data["themes"] = [t for t in data["themes"] if t["id"] != "volume_crime"]
+    removed = load_codebook_from(data, state)
+    ls.ensure_project(client, state["title"], ls.label_config(removed, meta))
+    with caplog.at_level("WARNING", logger="pipeline.labelstudio"):
+        ls.pull(client, state["title"], removed, comments=comments, **state["paths"])
+    assert "no longer in the codebook were dropped: volume_crime" in caplog.text
+    labelled = pd.read_csv(labelled_path, dtype=str, keep_default_na=False).set_index("id")
+    assert labelled.at["T-005", "labels"] == "specific_groups"
+    history = ls.read_annotations(state["paths"]["annotations_path"])
+    assert any("volume_crime" in r["themes"] for r in history)
+
+    ls.ensure_project(client, state["title"], ls.label_config(codebook, meta))  # restore
+    out = ls.pull(client, state["title"], codebook, comments=comments, **state["paths"])
+    labelled = pd.read_csv(labelled_path, dtype=str, keep_default_na=False).set_index("id")
+    assert labelled.at["T-005", "labels"] == "volume_crime|specific_groups"
+
+
+def load_codebook_from(data: dict, state) -> object:
+    path = state["paths"]["annotations_path"].parent / "codebook-variant.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_codebook(path)
+
+
+@pytest.fixture
+def cli_project(server, comments, codebook, tmp_path, monkeypatch):
+    """A params file in tmp_path and the environment a user would have (token in env only)."""
+    comments.to_parquet(tmp_path / "comments.parquet")
+    params = {
+        "paths": {
+            "comments": str(tmp_path / "comments.parquet"),
+            "labelled": str(tmp_path / "labels" / "labelled.csv"),
+            "coded": str(tmp_path / "coded.parquet"),
+            "codebook": str(CODEBOOK),
+        },
+        "label": {
+            "url": server.url,
+            "project": "yousaid cli test",
+            "batch": 5,
+            "annotations": str(tmp_path / "labels" / "annotations.jsonl"),
+            "agreement": str(tmp_path / "labels" / "agreement.csv"),
+            "disagreements": str(tmp_path / "labels" / "disagreements.csv"),
+        },
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    for k in ("LABEL_STUDIO_URL", "LABEL_STUDIO_USER_TOKEN"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", TOKEN)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    # The lead's chooser (embeddings, model) is tested elsewhere: here it returns rows in order.
+    monkeypatch.setattr(
+        cli,
+        "next_to_label",
+        lambda p, n: (comments, list(range(min(n, len(comments)))), None, None),
+    )
+    return tmp_path
+
+
+def test_cli_push_and_pull(cli_project, client, comments, codebook, capsys):
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    params = str(cli_project / "params.yaml")
+    predictions_for(comments, codebook).to_parquet(cli_project / "coded.parquet")
+    first = runner.invoke(cli.app, ["label", "push", "--n", "4", "--params", params])
+    assert first.exit_code == 0, first.output
+    assert "4 tasks added" in first.output and "pre-annotations from model m-1" in first.output
+    pid = ls.find_project(client, "yousaid cli test")
+    tasks = tasks_by_comment(client, pid)
+    assert sorted(tasks) == ["T-000", "T-001", "T-002", "T-003"]
+    client.annotations.create(tasks["T-002"].id, result=result(["misconduct_accountability"]))
+
+    second = runner.invoke(cli.app, ["label", "push", "--params", params])  # label.batch = 5
+    assert second.exit_code == 0, second.output
+    assert "5 tasks added, 4 already there" in second.output
+    assert sorted(tasks_by_comment(client, pid)) == [f"T-00{i}" for i in range(9)]
+
+    pulled = runner.invoke(cli.app, ["label", "pull", "--params", params])
+    assert pulled.exit_code == 0, pulled.output
+    labelled = pd.read_csv(
+        cli_project / "labels" / "labelled.csv", dtype=str, keep_default_na=False
+    )
+    assert labelled[["id", "labels"]].values.tolist() == [["T-002", "misconduct_accountability"]]
+    # The token is in no output and no file written.
+    assert TOKEN not in first.output + second.output + pulled.output + capsys.readouterr().err
+    for path in (cli_project / "labels").rglob("*"):
+        assert TOKEN not in path.read_text(), path
+
+    # A big push fills up to all 30 comments, still one task per comment.
+    third = runner.invoke(cli.app, ["label", "push", "--n", "30", "--params", params])
+    assert third.exit_code == 0, third.output
+    ids = [t.data["id"] for t in client.tasks.list(project=pid, page_size=1000)]
+    assert len(ids) == len(set(ids)) == 30
+
+
+def test_server_down_is_one_clear_error_and_writes_nothing(cli_project, comments, codebook):
+
+    port = script.free_port()
+    params = yaml.safe_load((cli_project / "params.yaml").read_text())
+    params["label"]["url"] = f"http://127.0.0.1:{port}"
+    (cli_project / "params.yaml").write_text(yaml.safe_dump(params))
+    before = sorted(p.name for p in cli_project.rglob("*"))
+    with pytest.raises(ls.LabelStudioError, match=f"not answering at http://127.0.0.1:{port}"):
+        cli.run_label_pull(cli._params(cli_project / "params.yaml"))
+    for command in ("pull", "push"):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "label",
+                command,
+                "--params",
+                str(cli_project / "params.yaml"),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ},
+        )
+        assert proc.returncode == 2, proc.stderr
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert lines == [
+            f"error: Label Studio is not answering at http://127.0.0.1:{port} (ConnectError); "
+            "start it with `scripts/label-studio` (or set LABEL_STUDIO_URL)"
+        ]
+        assert TOKEN not in proc.stderr + proc.stdout
+    assert sorted(p.name for p in cli_project.rglob("*")) == before
+
+
+def test_missing_token_is_a_clear_error(monkeypatch, tmp_path):
+    for k in ls.TOKEN_VARS:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    with pytest.raises(ls.LabelStudioError, match="no Label Studio token"):
+        ls.resolve_connection("http://127.0.0.1:9")
+    (tmp_path / "yousaid").mkdir()
+    (tmp_path / "yousaid" / "label-studio.env").write_text(
+        f"# saved by the analyst\nLABEL_STUDIO_API_KEY='{TOKEN}'\nLABEL_STUDIO_URL=http://127.0.0.1:9/\n"
+    )
+    conn = ls.resolve_connection("http://127.0.0.1:8080")
+    assert conn.url == "http://127.0.0.1:9" and conn.token == TOKEN
+    assert TOKEN not in repr(conn)
+
+
+def test_wrong_token_is_refused(server):
+    with pytest.raises(ls.LabelStudioError, match="refused the token"):
+        ls.connect(ls.Connection(server.url, "not-the-token-123456"))
+
+
+def test_materialise_keeps_seed_labels_and_handles_skips(codebook):
+    comments = pd.DataFrame({"id": ["a", "b", "c"], "text": ["x", "y", "z"]})
+    history = [
+        {
+            "comment_id": "a",
+            "annotator": "p",
+            "themes": ["vawg"],
+            "stances": [],
+            "note": "",
+            "updated_at": "2026-01-01T10:00:00Z",
+            "annotation_id": 1,
+            "was_cancelled": False,
+        },
+        {
+            "comment_id": "b",
+            "annotator": "p",
+            "themes": [],
+            "stances": [],
+            "note": "",
+            "updated_at": "2026-01-01T10:00:00Z",
+            "annotation_id": 2,
+            "was_cancelled": True,
+        },
+        {
+            "comment_id": "a",
+            "annotator": "q",
+            "themes": ["drugs"],
+            "stances": ["drugs:more_enforcement"],
+            "note": "",
+            "updated_at": "2026-01-01T11:00:00Z",
+            "annotation_id": 3,
+            "was_cancelled": False,
+        },
+        {
+            "comment_id": "a",
+            "annotator": "q",
+            "themes": ["drugs", "retired_theme"],
+            "stances": [],
+            "note": "",
+            "updated_at": "2026-01-01T09:00:00Z",
+            "annotation_id": 4,
+            "was_cancelled": True,
+        },
+    ]
+    seed = pd.DataFrame(
+        {
+            "id": ["a", "c"],
+            "text": ["x", "z"],
+            "labels": ["volume_crime", "vawg"],
+            "stance": ["", ""],
+        }
+    )
+    out = ls.materialise(history, codebook, comments, seed).set_index("id")
+    assert sorted(out.index) == ["a", "c"]  # b was only skipped
+    assert out.at["a", "labels"] == "drugs" and out.at["a", "stance"] == "drugs:more_enforcement"
+    assert out.at["a", "source"] == "label_studio"
+    assert out.at["c", "labels"] == "vawg" and out.at["c", "source"] == "seed"
