@@ -155,12 +155,14 @@ def run_discover(params: dict[str, Any]) -> dict:
         f"{s['outlier_share_before_reduction']:.1%} -> {s['outlier_share']:.1%}",
         err=True,
     )
-    return {"discovery_xlsx": out["xlsx"], "discovery_html": out["html"], "discovery_json": out["json"]}
+    return {
+        "discovery_xlsx": out["xlsx"], "discovery_html": out["html"], "discovery_json": out["json"]
+    }
 
 
 @app.command()
 def discover(params: ParamsOpt = Path("params.yaml")) -> None:
-    """Find the themes the comments contain (BERTopic seeded with the codebook) and new candidates."""
+    """Find the themes the comments contain (BERTopic seeded with the codebook), and new ones."""
     result = run_discover(_params(params))
     typer.echo(result["discovery_xlsx"])
     typer.echo(result["discovery_html"])
@@ -172,7 +174,9 @@ app.add_typer(codebook_app, name="codebook")
 
 @codebook_app.command("suggest")
 def codebook_suggest(
-    refresh: Annotated[bool, typer.Option(help="Run discovery again even if its results exist.")] = False,
+    refresh: Annotated[
+        bool, typer.Option(help="Run discovery again even if its results exist.")
+    ] = False,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Write new-theme candidates from discovery as codebook YAML entries to edit and paste."""
@@ -416,6 +420,8 @@ def run_label_push(params: dict[str, Any], n: int | None = None, url: str | None
     n = int(cfg["batch"] if n is None else n)
     cb = _codebook(params)
     client = _label_client(params, url)
+    if not Path(paths["comments"]).exists():
+        raise YousaidError(f"{paths['comments']}: no comments table yet; run `yousaid ingest` first")
     comments = pd.read_parquet(paths["comments"])
     metadata = ls.metadata_columns(comments, cfg["metadata"])
     config = ls.label_config(cb, metadata)

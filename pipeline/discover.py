@@ -37,6 +37,8 @@ class DiscoverSettings:
     # or when seed_match_share of it is nearest the theme and a top keyword is one of its seeds.
     theme_match_share: float = 0.5
     seed_match_share: float = 0.25
+    cluster_selection: str = "leaf"  # HDBSCAN: "leaf" (finer) or "eom" (may lump the rest together)
+    max_topic_share: float = 0.2  # no cluster may hold more than this share of the comments
     reduce_outliers: bool = True
     outlier_similarity: float = 0.6  # outlier-to-topic cosine needed to reassign an outlier
     umap_neighbors: int = 15
@@ -112,6 +114,7 @@ def fit_topics(
     from pipeline.keywords import keyword_vectorizer
 
     n = len(texts)
+    docs = [t + "\n" for t in texts]  # "\n" marks where c-TF-IDF's joined documents meet
     umap_model = UMAP(
         n_neighbors=max(2, min(settings.umap_neighbors, n - 1)),
         n_components=settings.umap_components,
@@ -124,7 +127,8 @@ def fit_topics(
         min_cluster_size=settings.cluster_size(n),
         min_samples=settings.samples(n),
         metric="euclidean",
-        cluster_selection_method="eom",
+        cluster_selection_method=settings.cluster_selection,
+        max_cluster_size=max(settings.cluster_size(n) + 1, int(settings.max_topic_share * n)),
         prediction_data=True,
     )
     model = BERTopic(
@@ -140,14 +144,14 @@ def fit_topics(
     )
     # BERTopic may change the array it is given in place: it always gets its own copy.
     topics, _ = model.fit_transform(
-        texts, embeddings=np.array(embeddings, dtype=np.float32, copy=True)
+        docs, embeddings=np.array(embeddings, dtype=np.float32, copy=True)
     )
     before = np.asarray(topics, dtype=int)
     after = before.copy()
     non_outlier = set(before.tolist()) - {-1}
     if settings.reduce_outliers and (before == -1).any() and non_outlier:
         reduced = model.reduce_outliers(
-            texts,
+            docs,
             before.tolist(),
             strategy="embeddings",
             embeddings=np.array(embeddings, dtype=np.float32, copy=True),
@@ -156,7 +160,7 @@ def fit_topics(
         after = np.asarray(reduced, dtype=int)
         if (after != before).any():
             model.update_topics(
-                texts,
+                docs,
                 topics=after.tolist(),
                 vectorizer_model=keyword_vectorizer(settings.stop_words),
                 top_n_words=settings.n_keywords,
@@ -271,9 +275,18 @@ def discover(
     frame["id"] = frame["id"].astype(str)
     vectors = _normalise(np.array(embeddings, dtype=np.float32, copy=True)[keep])
     n = len(frame)
-    if n < MIN_COMMENTS:
-        raise YousaidError(f"discovery needs at least {MIN_COMMENTS} substantive comments, got {n}")
     texts = frame["text"].astype(str).tolist()
+    # Identical answers ("Very good.") are clustered once: hundreds of copies of one point would
+    # otherwise make clusters of their own. Every copy then gets its text's topic.
+    keys = pd.Series([" ".join(t.casefold().split()) for t in texts])
+    first = ~keys.duplicated()
+    unique_pos = np.flatnonzero(first.to_numpy())
+    inverse = pd.Series(np.arange(len(unique_pos)), index=keys[first]).loc[keys].to_numpy()
+    if len(unique_pos) < MIN_COMMENTS:
+        raise YousaidError(
+            f"discovery needs at least {MIN_COMMENTS} different substantive comments, "
+            f"got {len(unique_pos)}"
+        )
 
     themes = list(codebook.themes)
     prompts = [t.prompt for t in themes]
@@ -287,9 +300,16 @@ def discover(
     best_sim = doc_theme.max(axis=1)
     zeroshot = best_sim >= settings.zeroshot_min_similarity
 
-    log.info("discovering topics in %d substantive comments (seed %d)", n, seed)
-    before, after, model = fit_topics(texts, vectors, prompts, embedding_model, settings, seed)
-    before_arr = np.asarray(before)
+    log.info(
+        "discovering topics in %d substantive comments (%d different texts, seed %d)",
+        n, len(unique_pos), seed,
+    )
+    unique_texts = [texts[i] for i in unique_pos]
+    before_u, after_u, model = fit_topics(
+        unique_texts, vectors[unique_pos], prompts, embedding_model, settings, seed
+    )
+    before_arr = np.asarray(before_u)[inverse]
+    after = np.asarray(after_u)[inverse]
 
     # Describe each topic from its members; the outlier group (-1) is kept as a row of its own.
     seed_terms = _seed_terms(codebook, settings.stop_words)
@@ -367,7 +387,7 @@ def discover(
         }
     )
 
-    min_candidate = settings.candidate_size(n)
+    min_candidate = settings.candidate_size(len(unique_pos))
     taken = set(codebook.ids)
     new = topics[(topics["theme_id"] == NEW) & (topics["size"] >= min_candidate)].copy()
     new["suggested_id"] = [_slug(_split(k), taken) for k in new["keywords"]]
@@ -403,8 +423,9 @@ def discover(
         "zeroshot_assigned_share": round(float(zeroshot.mean()), 4),
         "outlier_share_before_reduction": round(float(np.mean(before_arr == -1)), 4),
         "outlier_share": round(float(np.mean(after == -1)), 4),
-        "min_topic_size": settings.cluster_size(n),
-        "min_samples": settings.samples(n),
+        "different_texts": int(len(unique_pos)),
+        "min_topic_size": settings.cluster_size(len(unique_pos)),
+        "min_samples": settings.samples(len(unique_pos)),
         "candidate_min_size": min_candidate,
         "seed": seed,
     }

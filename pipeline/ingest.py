@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, YousaidError
 from pipeline.substantive import flag_non_substantive
 from pipeline.tables import read_raw
 
@@ -79,13 +79,17 @@ def _map_columns(
         renames[found] = target
     frame = raw.rename(columns=renames)
     # Contract names match loosely too ("ID", " Text ")
-    loose = {c: key(c) for c in frame.columns if key(c) in REQUIRED + ("weight",) and c not in renames.values()}
+    loose = {
+        c: key(c) for c in frame.columns
+        if key(c) in REQUIRED + ("weight",) and c not in renames.values()
+    }
     frame = frame.rename(columns=loose)
     for name in REQUIRED:
         if name not in frame.columns:
             raise InputError(
                 str(path),
-                f"required column '{name}' is missing (columns are: {', '.join(map(str, raw.columns))}); "
+                f"required column '{name}' is missing "
+                f"(columns are: {', '.join(map(str, raw.columns))}); "
                 "map the export's name to it under ingest.columns in params.yaml",
                 row=header_row,
                 column=name,
@@ -145,7 +149,8 @@ def read_comments(
         if not value or pos in bad:
             continue
         if value in first_seen:
-            bad[pos] = ("id", f"duplicate id '{value}' (first at row {raw.rows[first_seen[value]]})")
+            first_row = raw.rows[first_seen[value]]
+            bad[pos] = ("id", f"duplicate id '{value}' (first at row {first_row})")
         else:
             first_seen[value] = pos
     for pos, reason in _check_weights(frame, path, raw.rows):
@@ -154,7 +159,10 @@ def read_comments(
     if bad and on_bad_rows == "error":
         pos = min(bad)
         column, reason = bad[pos]
-        more = f" ({len(bad) - 1} more bad rows; set ingest.on_bad_rows: reject to set them aside)" if len(bad) > 1 else ""
+        more = (
+            f" ({len(bad) - 1} more bad rows; set ingest.on_bad_rows: reject to set them aside)"
+            if len(bad) > 1 else ""
+        )
         raise InputError(str(path), reason + more, row=raw.rows[pos], column=column)
 
     mask = frame.index.isin(list(bad))
@@ -174,6 +182,9 @@ def ingest(
     """Read, validate, normalise and flag one or more exports into a single comments table."""
     if on_bad_rows not in ("error", "reject"):
         raise ValueError("on_bad_rows must be 'error' or 'reject'")
+    paths = list(paths)
+    if not paths:
+        raise YousaidError("no input files: give export files or set paths.input in params.yaml")
     kept, rejected, encodings = [], [], {}
     seen_ids: dict[str, str] = {}  # id -> "file row N" where it was first seen
     for path in paths:
@@ -181,27 +192,27 @@ def ingest(
         encodings[str(path)] = encoding
         clash = good["id"].isin(seen_ids)
         if clash.any():
-            first = good[clash].iloc[0]
-            reason = f"duplicate id '{first['id']}' (also in {seen_ids[first['id']]})"
+            reasons = [f"duplicate id '{i}' (also in {seen_ids[i]})" for i in good.loc[clash, "id"]]
             if on_bad_rows == "error":
-                raise InputError(str(path), reason, row=int(first["source_row"]), column="id")
-            moved = good[clash].assign(
-                reject_column="id",
-                reject_reason=[f"duplicate id '{i}' (also in {seen_ids[i]})" for i in good.loc[clash, "id"]],
-            )
+                first_row = int(good.loc[clash, "source_row"].iloc[0])
+                raise InputError(str(path), reasons[0], row=first_row, column="id")
+            moved = good[clash].assign(reject_column="id", reject_reason=reasons)
             bad = pd.concat([bad, moved], ignore_index=True)
             good = good[~clash].reset_index(drop=True)
+        name = Path(path).name
         seen_ids.update(
-            (i, f"{Path(path).name} row {r}") for i, r in zip(good["id"], good["source_row"], strict=True)
+            (i, f"{name} row {r}") for i, r in zip(good["id"], good["source_row"], strict=True)
         )
         kept.append(good)
         rejected.append(bad)
 
     comments = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=["id", "text"])
     comments = comments.rename(columns={"text": "text_original"})
-    comments.insert(comments.columns.get_loc("text_original"), "text", comments["text_original"].map(normalise_text))
-    if "weight" in comments.columns:
-        comments["weight"] = pd.to_numeric(comments["weight"].replace("", None), errors="coerce")
-    comments = pd.concat([comments, flag_non_substantive(comments["text"], extra_non_answers)], axis=1)
+    at = comments.columns.get_loc("text_original")
+    comments.insert(at, "text", comments["text_original"].map(normalise_text))
+    if "weight" in comments.columns:  # validated above: blank (NaN) or a positive number
+        comments["weight"] = pd.to_numeric(comments["weight"], errors="coerce").astype(float)
+    flags = flag_non_substantive(comments["text"], extra_non_answers)
+    comments = pd.concat([comments, flags], axis=1)
     rejected_frame = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame()
     return IngestResult(comments, rejected_frame, encodings)

@@ -21,6 +21,7 @@ LEMMA_EXCEPTIONS = {
     "media": "media",
     "pcsos": "pcso",
     "pls": "please",
+    "crew": "crew",
 }
 CASED_EXCEPTIONS = {"Met": "met", "MET": "met"}  # the Metropolitan Police, not "meet"
 MAX_CHARS = 50_000_000  # c-TF-IDF joins a topic's comments into one long text
@@ -86,19 +87,41 @@ class KeywordTokenizer:
         return [[lemma for tok in doc if (lemma := self._keep(tok))] for doc in docs]
 
 
-lemmatise = KeywordTokenizer()  # the default: use as `CountVectorizer(tokenizer=lemmatise)`
+lemmatise = KeywordTokenizer()  # the default: text -> keyword lemmas
+
+
+class KeywordAnalyzer:
+    """CountVectorizer analyzer: lemma n-grams that never span two comments.
+
+    BERTopic's c-TF-IDF joins a topic's comments with spaces before vectorising, so a plain
+    bigram would pair the last word of one comment with the first of the next. Comments passed
+    to BERTopic end in a newline; n-grams are built within each newline-separated piece.
+    """
+
+    def __init__(
+        self, extra_stop_words: Iterable[str] = (), ngram_range: tuple[int, int] = (1, 2)
+    ) -> None:
+        self.tokenizer = KeywordTokenizer(extra_stop_words)
+        self.ngram_range = ngram_range
+
+    def __call__(self, text: str) -> list[str]:
+        low, high = self.ngram_range
+        features: list[str] = []
+        for tokens in self.tokenizer.many([p for p in text.split("\n") if p.strip()]):
+            for size in range(low, high + 1):
+                for i in range(len(tokens) - size + 1):
+                    gram = tokens[i : i + size]
+                    if size == 1 or len(set(gram)) == size:  # no "knife knife"
+                        features.append(" ".join(gram))
+        return features
 
 
 def keyword_vectorizer(
     extra_stop_words: Iterable[str] = (), ngram_range: tuple[int, int] = (1, 2), min_df: int = 1
 ):
-    """A CountVectorizer whose vocabulary is lemmas, for BERTopic's c-TF-IDF keywords."""
+    """A CountVectorizer whose vocabulary is lemma n-grams, for BERTopic's c-TF-IDF keywords."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     return CountVectorizer(
-        tokenizer=KeywordTokenizer(extra_stop_words),
-        token_pattern=None,  # silence the "token_pattern is ignored" warning
-        lowercase=False,  # the tokenizer lower-cases itself, after the cased exceptions
-        ngram_range=ngram_range,
-        min_df=min_df,
+        analyzer=KeywordAnalyzer(extra_stop_words, ngram_range), lowercase=False, min_df=min_df
     )

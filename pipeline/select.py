@@ -57,9 +57,9 @@ def choose_next(
 ) -> list[int]:
     """Row positions of up to `n` substantive, not-yet-labelled comments to label next."""
     excluded = set(map(str, exclude_ids))
-    ok = comments["id"].astype(str).map(lambda i: i not in excluded).to_numpy()
+    ok = np.array([i not in excluded for i in comments["id"].astype(str)], dtype=bool)
     if "substantive" in comments.columns:
-        ok &= comments["substantive"].to_numpy(dtype=bool)
+        ok = ok & comments["substantive"].to_numpy(dtype=bool)
     candidates = np.flatnonzero(ok)
     if n <= 0 or len(candidates) == 0:
         return []

@@ -15,53 +15,97 @@ import pandas as pd
 
 # Each reason maps to patterns that must match a whole clause (after lower-casing,
 # straightening apostrophes and dropping trailing punctuation).
-_FILLER = r"(?:\s+(?:at all|really|thanks|thank you|thx|ta|tbh|to be honest|sorry|i think|as such|" \
-    r"at (?:the|this) (?:moment|time|stage)|right now|for now|currently|that i can (?:see|think of)|" \
-    r"i can think of|comes to mind|springs to mind|to add|else|more|further|from me|here|" \
-    r"in particular|specifically|off the top of my head|that i know of|i would say))*"
+_FILLER = (
+    r"(?:\s+(?:at all|really|thanks|thank you|thx|ta|tbh|to be honest|sorry|i think|as such|"
+    r"at (?:the|this) (?:moment|time|stage)|right now|for now|currently|"
+    r"that i can (?:see|think of)|i can think of|comes to mind|springs to mind|to add|else|more|"
+    r"further|from me|here|in particular|specifically|off the top of my head|that i know of|"
+    r"i would say|whatsoever|either|thankyou|cheers|please))*"
+)
+# Hedges that may open any non-answer: "I think you've covered everything", "Honestly, no"
+_LEAD = (
+    r"(?:(?:i think|i feel|i guess|i suppose|honestly|to be honest|tbh|personally|well|"
+    r"um+|erm+|er|hmm+|uh+|ah+|oh|sorry)\s+)*"
+)
+# Clauses that carry no content of their own: dropped beside others ("Don't know, sorry"),
+# a non-answer on their own ("Thanks!")
+_COURTESY = re.compile(
+    r"^(?:thanks|thank you|thankyou|thx|ta|cheers|sorry|please|many thanks|thanks again|regards|"
+    r"kind regards|best wishes|good luck|hope this helps|tbh|honestly|to be honest|personally|"
+    r"well|um+|erm+|er|hmm+|uh+|ah+|oh)$"
+)
+_DONT = r"(?:do not|don'?t|dont|dnt)"
+_CANT = r"(?:can'?t|cannot|can not|couldn'?t)"
+_NO = r"(?:no+|nope|nah|none|nothing|not really)"
+_IM = r"(?:i(?:'?m| am) )"
+_IT_IS = r"(?:(?:it|the plan|this|that|everything)(?:'?s| is) )"
+_FINE = r"(?:fine|ok|okay|good|all good|great|alright|comprehensive|all covered|excellent)"
 
 _PATTERNS: dict[str, list[str]] = {
     "no_answer": [
-        r"(?:no+|nope|nah|na|non|nil|none|nothing|not really|not that i (?:know|can see|can think of)|no+ne?)",
-        r"(?:(?:no+|nope|nah|none|nothing),? (?:not really|nothing|none|no+|nope|really not))",
-        r"(?:n/?a|n\.a|not applicable|nothing (?:missing|to say|to report|to comment)|no comments?)",
-        r"(?:no+ (?:thanks|thank you|comment|comments|opinion|suggestions?|nothing|answer|response))",
-        r"(?:i have nothing to (?:add|say)|nothing (?:else )?(?:to add|i can think of)|can'?t think of anything)",
-        r"(?:cannot think of anything|i can'?t think of any(?:thing)?|nothing comes to mind|none that i can see)",
-        r"(?:no(?:thing)? is missing|no+,? nothing|no+,? none|pass|skip|same as above|as above|see above)",
+        r"(?:no+|nope|nah|na|non|nil+|nada|zilch|none|nothing|not really|no+ne?)",
+        r"(?:not that i(?:'?m| am)? (?:know of|know|can see|can think of|aware of|am aware of))",
+        r"(?:not (?:at (?:the|this) (?:moment|time|stage)|at present|right now|currently|yet|"
+        r"for now))",
+        rf"(?:{_NO},? (?:not really|nothing|none|no+|nope|really not|(?:i )?{_DONT} think))",
+        r"(?:n/?a|not applicable|nothing (?:missing|to say|to report|to comment)|no comments?)",
+        r"(?:no+ (?:further |more |other |additional )?"
+        r"(?:comments?|suggestions?|thoughts|answer|response))",
+        r"(?:no+ (?:thanks|thank you|nothing))",
+        r"(?:(?:i )?(?:have )?nothing (?:else |more |further )?to (?:add|say))",
+        r"(?:nothing (?:else )?i can think of|nothing comes to mind|none that i can see)",
+        rf"(?:(?:i )?{_CANT} think of any(?:thing)?(?: else)?|(?:i )?{_DONT} think)",
+        r"(?:no(?:thing)? is missing|no+,? nothing|no+,? none|pass|skip|same as above|"
+        r"as above|see above)",
+        rf"(?:prefer not to (?:say|answer|comment)|(?:i )?{_DONT} care)",
+        r"(?:test|testing|asdf+|x+)",
     ],
     "dont_know": [
-        r"(?:(?:i )?(?:do not|don'?t|dont|dnt|didn'?t) know|dunno|idk|i don'?t know really)",
-        r"(?:(?:i(?:'?m| am) )?(?:not sure|unsure|uncertain)|no idea|i have no idea|no clue|not a clue)",
-        r"(?:(?:i )?(?:have|had) not read (?:it|the plan)|(?:i )?haven'?t read (?:it|the plan)|not read it)",
-        r"(?:(?:so )?(?:i )?(?:can'?t|cannot|couldn'?t) (?:say|comment|tell)|so can'?t say)",
-        r"(?:(?:i(?:'?m| am) )?not sure what (?:you mean|is meant|this means|you are asking)(?: by \w+)?)",
-        r"(?:don'?t know enough(?: about it)?|i(?:'?m| am) not (?:an )?expert|no opinion|no view)",
+        rf"(?:(?:i )?(?:{_DONT}|didn'?t) know|dunno|idk|i don'?t know really)",
+        rf"(?:{_IM}?(?:not (?:really |too |that |very )?sure|unsure|uncertain))",
+        r"(?:(?:i )?(?:have )?(?:no idea|no clue|not a clue))",
+        r"(?:(?:i )?(?:have|had) not read (?:it|the plan)|(?:i )?haven'?t read (?:it|the plan)|"
+        r"not read it)",
+        rf"(?:(?:so )?(?:i )?{_CANT} (?:say|comment|tell)|so can'?t say)",
+        rf"(?:{_IM}?not sure what (?:you mean|is meant|this means|you are asking)(?: by \w+)?)",
+        rf"(?:(?:i )?{_DONT} know enough(?: about (?:it|this|the plan))?(?: to (?:say|comment))?)",
+        rf"(?:{_IM}not (?:an )?expert|no (?:strong |particular |real )?(?:opinions?|views?))",
     ],
     "no_suggestion": [
-        r"(?:(?:it )?(?:looks|seems|sounds) (?:fine|good|ok|okay|alright|comprehensive|great)(?: to me)?)",
-        r"(?:(?:it(?:'?s| is) )?(?:fine|ok|okay|good|all good|great|alright|comprehensive|all covered))",
-        r"(?:(?:i(?:'?m| am) )?(?:happy|satisfied|content) with (?:it|the plan|that|this)(?: as it is)?)",
+        r"(?:(?:it |the plan )?(?:looks|seems|sounds) (?:fine|good|ok|okay|alright|"
+        r"comprehensive|great)(?: to me)?)",
+        rf"(?:{_IT_IS}?{_FINE})",
+        rf"(?:{_IM}?(?:happy|satisfied|content) with (?:it|the plan|that|this)(?: as it is)?)",
         r"(?:yes|yeah|yep|maybe|possibly|probably|perhaps|everything|all of it|covered|well done)",
-        r"(?:you(?:'ve| have) covered (?:it|everything)(?: all)?|(?:it|the plan) covers (?:it|everything))",
-        r"(?:(?:it |the plan )?(?:seems|looks|appears) to cover (?:it|everything|it all)(?: well)?)",
-        r"(?:nothing,? (?:it )?(?:looks|seems) (?:fine|good|ok|okay)|test|testing|asdf+|x+|\.+)",
+        r"(?:you(?:'ve| have) covered (?:it|everything)(?: all)?|"
+        r"(?:it|the plan) covers (?:it|everything))",
+        r"(?:(?:it |the plan )?(?:seems|looks|appears) to cover (?:it|everything|it all)"
+        r"(?: well)?)",
+        r"(?:(?:everything|it all) (?:seems|looks|appears|is) (?:to be )?(?:covered|there|fine))",
+        r"(?:nothing,? (?:it )?(?:looks|seems) (?:fine|good|ok|okay))",
     ],
 }
 _COMPILED = {
-    reason: re.compile(r"^(?:" + "|".join(p + _FILLER for p in pats) + r")$")
+    reason: re.compile(r"^" + _LEAD + r"(?:" + "|".join(p + _FILLER for p in pats) + r")$")
     for reason, pats in _PATTERNS.items()
 }
-_CLAUSE_SPLIT = re.compile(r"\s*(?:[,.;:!?()]+|\s-\s|\band\b|\bbut\b|\bso\b)\s*")
+_CLAUSE_SPLIT = re.compile(r"\s*(?:[,.;:!?()\u2013\u2014]+|\s-+\s|\band\b|\bbut\b|\bso\b)\s*")
 _WORDLIKE = re.compile(r"[^\W_]", re.UNICODE)
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+_NOT_APPLICABLE = re.compile(r"\bn\s*[./]\s*a\b\.?")  # "N.A.", "n / a": before "." splits it
+_EMOJI_GLUE = {"\u200d", "\ufe0f", "\ufe0e", "\u20e3"}
 
 REASONS = ("empty", "no_text", *_PATTERNS)
 
 
 def _clauses(text: str) -> list[str]:
     lowered = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
-    lowered = re.sub(r"\s+", " ", lowered).strip()
+    # emoji and other symbols say nothing a rule can read: "No \U0001f44d" is "No"
+    lowered = "".join(
+        " " if ch in _EMOJI_GLUE or unicodedata.category(ch).startswith("S") else ch
+        for ch in lowered
+    )
+    lowered = _NOT_APPLICABLE.sub("n/a", re.sub(r"\s+", " ", lowered).strip())
     return [c.strip(" '\"*~") for c in _CLAUSE_SPLIT.split(lowered) if c.strip(" '\"*~")]
 
 
@@ -72,12 +116,18 @@ def non_answer_reason(text: str | None, extra: Iterable[str] = ()) -> str | None
     text = str(text)
     if not _WORDLIKE.search(text):
         return "no_text"
-    extra_set = {e.strip().lower() for e in extra}
     clauses = _clauses(text)
     if not clauses:
         return "no_text"
+    extra_set = {" ".join(_clauses(e)) for e in extra} - {""}
+    if " ".join(clauses) in extra_set:
+        return "no_answer"
+    # "Don't know, sorry": courtesies go with any answer; alone ("Thanks!") they are no answer
+    content = [c for c in clauses if not _COURTESY.match(c)]
+    if not content:
+        return "no_answer"
     reasons: list[str] = []
-    for clause in clauses:
+    for clause in content:
         if clause in extra_set:
             reasons.append("no_answer")
             continue

@@ -93,13 +93,17 @@ def _read_csv(path: Path) -> RawTable:
             record = record[: len(header)]
         records.append(record + [""] * (len(header) - len(record)))
         rows.append(line)
-    frame = pd.DataFrame(records, columns=_header_names(path, header), dtype=str)
+    frame = pd.DataFrame(records, columns=_header_names(path, header, header_row), dtype=str)
     return RawTable(frame, rows, encoding, header_row)
+
+
+CSV_FIELD_LIMIT = 16 * 1024 * 1024  # characters in one cell; csv's default (128 KiB) is no rule
 
 
 def _csv_records(path: Path, text: str):
     """Yield (row number, cells); a badly quoted cell stops with an error instead of silently
     swallowing the rows after it (the lenient parser reads them into that one cell)."""
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     row = 0
     while True:
@@ -109,29 +113,39 @@ def _csv_records(path: Path, text: str):
         except StopIteration:
             return
         except csv.Error as exc:
-            lenient = list(csv.reader(io.StringIO(text, newline="")))
-            header = next((r for r in lenient if any(c.strip() for c in r)), [])
-            cells = lenient[row - 1] if row - 1 < len(lenient) else []
-            field = next((i for i, cell in enumerate(cells) if "\n" in cell or "\r" in cell), None)
-            column = header[field].strip() if field is not None and field < len(header) else None
-            raise InputError(
-                str(path),
-                f'badly quoted cell ({exc}): a stray " would swallow the rows after it; '
-                'quote the cell and double any " inside it',
-                row=row,
-                column=column,
-            ) from exc
+            raise _bad_csv(path, text, row, exc) from exc
         yield row, record
 
 
-def _header_names(path: Path, header: list) -> list[str]:
+def _bad_csv(path: Path, text: str, row: int, exc: csv.Error) -> InputError:
+    if "field larger" in str(exc):
+        return InputError(
+            str(path), f'a cell is longer than {CSV_FIELD_LIMIT} characters (a stray "?)', row=row
+        )
+    try:  # the lenient parser shows which cell the stray quote opened
+        lenient = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error:
+        lenient = []
+    header = next((r for r in lenient if any(c.strip() for c in r)), [])
+    cells = lenient[row - 1] if row - 1 < len(lenient) else []
+    field = next((i for i, cell in enumerate(cells) if "\n" in cell or "\r" in cell), None)
+    return InputError(
+        str(path),
+        f'badly quoted cell ({exc}): a stray " would swallow the rows after it; '
+        'quote the cell and double any " inside it',
+        row=row,
+        column=header[field].strip() if field is not None and field < len(header) else None,
+    )
+
+
+def _header_names(path: Path, header: list, row: int = 1) -> list[str]:
     names = [str(h).strip() if h is not None else "" for h in header]
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         if name and name in seen:
             raise InputError(
                 str(path), f"column name repeated (columns {seen[name] + 1} and {i + 1})",
-                row=1, column=name,
+                row=row, column=name,
             )
         seen[name] = i
     return [name or f"unnamed_{i + 1}" for i, name in enumerate(names)]
@@ -184,7 +198,7 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
             continue
         records.append(["" if v is None else _cell_text(v) for v in grid[i]])
         rows.append(i + 1)
-    frame = pd.DataFrame(records, columns=_header_names(path, names), dtype=str)
+    frame = pd.DataFrame(records, columns=_header_names(path, names, header_at + 1), dtype=str)
     # Columns with no header and nothing in them are formatting, not data
     empty = [
         col for col, name in zip(frame.columns, names, strict=True)
@@ -237,6 +251,10 @@ def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
     return _read_parquet(path)
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 @contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path beside `path`; rename it into place only if the block succeeds."""
@@ -246,6 +264,7 @@ def atomic_path(path: str | Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are for sharing
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

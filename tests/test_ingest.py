@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, YousaidError
 from pipeline.ingest import ingest, normalise_text, read_comments
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +58,7 @@ def assert_one_line(err: InputError, file: str, row: int | None, column: str | N
 
 # --- good files -------------------------------------------------------------------------------
 
+
 def check_good(result, file: str) -> None:
     c = result.comments
     assert list(c["id"]) == ["101", "102", "103"]
@@ -70,7 +71,12 @@ def check_good(result, file: str) -> None:
     assert c["weight"].iloc[1:].tolist() == [1.25, 0.8]
     assert list(c["substantive"]) == [True, False, True]
     assert list(c["non_substantive_reason"]) == ["", "no_answer", ""]
-    assert result.summary == {"rows_read": 3, "substantive": 2, "flagged_non_substantive": 1, "rejected": 0}
+    assert result.summary == {
+        "rows_read": 3,
+        "substantive": 2,
+        "flagged_non_substantive": 1,
+        "rejected": 0,
+    }
     assert result.rejected.empty
 
 
@@ -82,8 +88,16 @@ def test_good_csv(tmp_path):
     assert result.encodings == {str(path): "utf-8"}
     # the contract's column order: provenance, id, text then the original, metadata, flags
     assert list(result.comments.columns) == [
-        "source_file", "source_row", "id", "text", "text_original", "route", "age_band", "weight",
-        "substantive", "non_substantive_reason",
+        "source_file",
+        "source_row",
+        "id",
+        "text",
+        "text_original",
+        "route",
+        "age_band",
+        "weight",
+        "substantive",
+        "non_substantive_reason",
     ]
 
 
@@ -112,14 +126,32 @@ def test_parquet_float_ids_read_as_integers(tmp_path):
 
 
 def test_summary_accounts_for_every_row(tmp_path):
-    rows = [("1", "More patrols"), ("2", ""), ("3", "n/a"), ("4", "   "), ("5", "Scams on the elderly")]
+    rows = [
+        ("1", "More patrols"),
+        ("2", ""),
+        ("3", "n/a"),
+        ("4", "   "),
+        ("5", "Scams on the elderly"),
+    ]
     path = write_csv(tmp_path / "a.csv", csv_text(rows, ["id", "text"]))
     result = ingest([path])
-    assert result.summary == {"rows_read": 5, "substantive": 2, "flagged_non_substantive": 3, "rejected": 0}
-    assert list(result.comments["non_substantive_reason"]) == ["", "empty", "no_answer", "empty", ""]
+    assert result.summary == {
+        "rows_read": 5,
+        "substantive": 2,
+        "flagged_non_substantive": 3,
+        "rejected": 0,
+    }
+    assert list(result.comments["non_substantive_reason"]) == [
+        "",
+        "empty",
+        "no_answer",
+        "empty",
+        "",
+    ]
 
 
 # --- columns ----------------------------------------------------------------------------------
+
 
 def test_missing_required_column(tmp_path):
     path = write_csv(tmp_path / "export.csv", "id,comment\n1,More police\n")
@@ -161,7 +193,9 @@ def test_reserved_column_name(tmp_path):
 
 
 def test_metadata_passes_through_untouched(tmp_path):
-    text = "id,text,Ethnicity ,notes\n1,Drugs,  Black British ,\"a, b\"\n2,Scams,Mixed / other,\u00a0x\n"
+    text = (
+        'id,text,Ethnicity ,notes\n1,Drugs,  Black British ,"a, b"\n2,Scams,Mixed / other,\u00a0x\n'
+    )
     result = ingest([write_csv(tmp_path / "m.csv", text)])
     c = result.comments
     assert list(c["Ethnicity"]) == ["  Black British ", "Mixed / other"]
@@ -169,6 +203,7 @@ def test_metadata_passes_through_untouched(tmp_path):
 
 
 # --- bad rows ---------------------------------------------------------------------------------
+
 
 def test_duplicate_ids_error_names_both_rows(tmp_path):
     path = write_csv(tmp_path / "dup.csv", "id,text\n1,a\n2,b\n1,c\n")
@@ -201,6 +236,23 @@ def test_reject_sets_bad_rows_aside_and_accounts_for_all(tmp_path):
     assert result.summary["rejected"] == 4
 
 
+def test_every_row_rejected(tmp_path):
+    path = write_csv(tmp_path / "all.csv", "id,text,weight\n,a,1\n,b,2\n")
+    result = ingest([path], on_bad_rows="reject")
+    assert result.comments.empty and list(result.rejected["source_row"]) == [2, 3]
+    assert result.summary == {
+        "rows_read": 2,
+        "substantive": 0,
+        "flagged_non_substantive": 0,
+        "rejected": 2,
+    }
+
+
+def test_no_input_files():
+    with pytest.raises(YousaidError, match="no input files"):
+        ingest([])
+
+
 def test_empty_id(tmp_path):
     path = write_csv(tmp_path / "e.csv", "id,text\n1,a\n   ,b\n")
     message = assert_one_line(error_of([path]), "e.csv", 3, "id")
@@ -230,6 +282,7 @@ def test_mapped_weight_column(tmp_path):
 
 
 # --- empty files ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
@@ -278,21 +331,27 @@ def test_broken_xlsx_and_parquet(tmp_path):
 
 # --- encodings and line endings ---------------------------------------------------------------
 
+
 def test_utf8_bom(tmp_path):
     path = write_csv(tmp_path / "bom.csv", "id,text\n1,Caf\u00e9 closed\n", encoding="utf-8-sig")
     result = ingest([path])
     assert result.encodings[str(path)] == "utf-8-sig"
     assert list(result.comments.columns[:4]) == ["source_file", "source_row", "id", "text"]
-    assert list(result.comments["id"]) == ["1"] and list(result.comments["text"]) == ["Caf\u00e9 closed"]
+    assert list(result.comments["id"]) == ["1"] and list(result.comments["text"]) == [
+        "Caf\u00e9 closed"
+    ]
 
 
 def test_cp1252(tmp_path):
     path = tmp_path / "excel.csv"
-    path.write_bytes(b"id,text\n1,The Met\x92s budget\n2,\xa3200 fine for speeding \x96 not enough\n")
+    path.write_bytes(
+        b"id,text\n1,The Met\x92s budget\n2,\xa3200 fine for speeding \x96 not enough\n"
+    )
     result = ingest([path])
     assert result.encodings[str(path)] == "cp1252"
     assert list(result.comments["text"]) == [
-        "The Met\u2019s budget", "\u00a3200 fine for speeding \u2013 not enough",
+        "The Met\u2019s budget",
+        "\u00a3200 fine for speeding \u2013 not enough",
     ]
 
 
@@ -316,12 +375,12 @@ def test_undecodable_bytes(tmp_path, content, row, column):
 
 def test_windows_line_endings_and_multiline_cells(tmp_path):
     text = (
-        'id,text,route\r\n'
+        "id,text,route\r\n"
         '1,"First line\r\nsecond line, with a comma",talk_london\r\n'
         '2,"He said ""no"" twice",talk_london\r\n'
-        '\r\n'
-        '3,Plain,poll_boost\r\n'
-        '3,Duplicate,poll_boost\r\n'
+        "\r\n"
+        "3,Plain,poll_boost\r\n"
+        "3,Duplicate,poll_boost\r\n"
     )
     path = write_csv(tmp_path / "crlf.csv", text)
     # rows count records, as a spreadsheet shows them: the multi-line cell is one row
@@ -337,12 +396,26 @@ def test_windows_line_endings_and_multiline_cells(tmp_path):
 
 
 def test_stray_quote_does_not_swallow_rows(tmp_path):
-    path = write_csv(tmp_path / "q.csv", 'id,text\n1,"Unclosed quote, oops\n2,next\n3,"ok"\n4,last\n')
+    path = write_csv(
+        tmp_path / "q.csv", 'id,text\n1,"Unclosed quote, oops\n2,next\n3,"ok"\n4,last\n'
+    )
     message = assert_one_line(error_of([path]), "q.csv", 2, "text")
     assert "badly quoted cell" in message
     path = write_csv(tmp_path / "q2.csv", 'id,text\n1,fine\n2,"never closed\n3,gone\n')
     message = assert_one_line(error_of([path]), "q2.csv", 3, "text")
     assert "badly quoted cell" in message
+
+
+def test_long_cell_is_fine(tmp_path):
+    long = "more police " * 20_000  # 240,000 characters, over csv's default field limit
+    c = ingest([write_csv(tmp_path / "long.csv", f"id,text\n1,{long}\n")]).comments
+    assert c["text"].iloc[0] == long.strip()
+
+
+def test_repeated_column_name(tmp_path):
+    path = write_csv(tmp_path / "r.csv", "\nid,text,text\n1,a,b\n")
+    message = assert_one_line(error_of([path]), "r.csv", 2, "text")
+    assert message.endswith("column name repeated (columns 2 and 3)")
 
 
 def test_too_many_fields(tmp_path):
@@ -360,6 +433,7 @@ def test_blank_lines_above_csv_header(tmp_path):
 
 
 # --- xlsx layouts -----------------------------------------------------------------------------
+
 
 def save(wb: Workbook, path: Path) -> Path:
     wb.save(path)
@@ -453,6 +527,7 @@ def test_xlsx_sheet_choice(tmp_path):
 
 # --- several files ----------------------------------------------------------------------------
 
+
 def test_several_files_with_an_id_clash(tmp_path):
     a = write_csv(tmp_path / "online.csv", "id,text\n1,Drugs\n2,Scams\n")
     b = write_csv(tmp_path / "poll.csv", "id,text\n3,Burglary\n2,More police\n")
@@ -485,6 +560,7 @@ def test_read_comments_returns_encoding(tmp_path):
 
 # --- text normalisation -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [
@@ -512,6 +588,7 @@ def test_normalisation_keeps_original(tmp_path):
 
 # --- the CLI ----------------------------------------------------------------------------------
 
+
 def yousaid() -> list[str]:
     exe = ROOT / ".venv" / "bin" / "yousaid"
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "pipeline"]
@@ -519,7 +596,9 @@ def yousaid() -> list[str]:
 
 def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(yousaid() + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        yousaid() + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_bad_file(tmp_path):

@@ -8,8 +8,10 @@ stopped by its PID. The tests run in file order and build on each other's state.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -48,7 +50,9 @@ def _script_module():
 
 
 script = _script_module()
-TEMPLATE = REPO / ".cache" / f"ls-template-{script.LS_VERSION}"
+# Keyed by version and credentials: the first user and token are baked into the migrated template.
+_KEY = hashlib.sha256(json.dumps(CREDENTIALS, sort_keys=True).encode()).hexdigest()[:8]
+TEMPLATE = REPO / ".cache" / f"ls-template-{script.LS_VERSION}-{_KEY}"
 
 
 def _env(tmp: Path) -> dict[str, str]:
@@ -548,7 +552,7 @@ def test_cli_push_and_pull(cli_project, client, comments, codebook, capsys):
     runner = CliRunner()
     params = str(cli_project / "params.yaml")
     predictions_for(comments, codebook).to_parquet(cli_project / "coded.parquet")
-    first = runner.invoke(cli.app, ["label", "push", "--n", "4", "--params", params])
+    first = runner.invoke(cli.app, ["-v", "label", "push", "--n", "4", "--params", params])
     assert first.exit_code == 0, first.output
     assert "4 tasks added" in first.output and "pre-annotations from model m-1" in first.output
     pid = ls.find_project(client, "yousaid cli test")
@@ -580,12 +584,19 @@ def test_cli_push_and_pull(cli_project, client, comments, codebook, capsys):
 
 
 def test_server_down_is_one_clear_error_and_writes_nothing(cli_project, comments, codebook):
-
     port = script.free_port()
     params = yaml.safe_load((cli_project / "params.yaml").read_text())
     params["label"]["url"] = f"http://127.0.0.1:{port}"
     (cli_project / "params.yaml").write_text(yaml.safe_dump(params))
-    before = sorted(p.name for p in cli_project.rglob("*"))
+    labels = cli_project / "labels"
+    labels.mkdir()
+    (labels / "labelled.csv").write_text("id,text,labels\nT-001,x,vawg\n")
+    (labels / "annotations.jsonl").write_text('{"comment_id": "T-001"}\n')
+
+    def snapshot():
+        return {p.name: p.read_bytes() for p in cli_project.rglob("*") if p.is_file()}
+
+    before = snapshot()
     with pytest.raises(ls.LabelStudioError, match=f"not answering at http://127.0.0.1:{port}"):
         cli.run_label_pull(cli._params(cli_project / "params.yaml"))
     for command in ("pull", "push"):
@@ -612,7 +623,7 @@ def test_server_down_is_one_clear_error_and_writes_nothing(cli_project, comments
             "start it with `scripts/label-studio` (or set LABEL_STUDIO_URL)"
         ]
         assert TOKEN not in proc.stderr + proc.stdout
-    assert sorted(p.name for p in cli_project.rglob("*")) == before
+    assert snapshot() == before
 
 
 def test_missing_token_is_a_clear_error(monkeypatch, tmp_path):

@@ -458,3 +458,32 @@ def test_trim_quote_marks_every_cut():
         cut[:-1] == cut[:-1].rstrip()
         and " ".join(cut[:-1].split()) in "one enormous sentence without"
     )
+
+
+def test_flagged_personal_data_is_never_quoted_unredacted():
+    from pipeline.report.inputs import QuoteRules
+    from pipeline.report.quotes import QuoteConfig, choose_quotes
+
+    texts = [
+        "Our street has no police at all, we never see a patrol after dark anymore.",  # flagged
+        "Call Sam on 07700 900456 about the burglaries, the police never came round.",  # flagged
+        "Burglaries every week on our estate and no police officer ever comes to see us.",
+        "Banned comment about burglary that the analyst does not want quoted anywhere.",
+    ]
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d"],
+            "text": texts,
+            "substantive": True,
+            "hand_labelled": False,
+            "code_x": 1,
+            "prob_x": [0.99, 0.95, 0.9, 0.97],
+            "personal_data": [1, 1, 0, 0],
+        }
+    )
+    quotes = choose_quotes(
+        frame, ["x"], {"x": "X"}, None, QuoteRules(ban={"d"}), QuoteConfig(n_quotes=3, min_prob=0.5)
+    )
+    assert set(quotes["comment_id"]) == {"b", "c"}  # a: flagged, nothing found; d: banned
+    quoted = " ".join(quotes["quote"])
+    assert "07700" not in quoted and "Sam" not in quoted and "Call [name] on [phone]" in quoted

@@ -249,6 +249,18 @@ def _pipeline():
         greedy="LONGEST",
     )
 
+    # "call Sam on 07700 ...", "email Priya at ...": a name between a contact verb and on/at
+    matcher.add(
+        "CONTACT_NAME",
+        [
+            [
+                {"LOWER": {"IN": ["call", "ring", "phone", "contact", "text", "email", "ask"]}},
+                {"IS_TITLE": True, "IS_ALPHA": True, "IS_STOP": False, "OP": "{1,3}"},
+                {"LOWER": {"IN": ["on", "at"]}},
+            ]
+        ],
+        greedy="LONGEST",
+    )
     matcher.add(
         "SIGN_OFF",
         [
@@ -273,7 +285,9 @@ def _pipeline():
                     spans.append(span)
                     if label in ("PHONE", "EMAIL"):
                         spans.extend(_names_beside(doc, span, Span))
-        for _, start, end in matcher(doc):
+        for match_id, start, end in matcher(doc):
+            if nlp.vocab.strings[match_id] == "CONTACT_NAME":
+                end -= 1  # leave the "on" / "at"
             bounds = _name_tokens_after_trigger(doc[start:end])
             if bounds:
                 spans.append(Span(doc, bounds[0], bounds[1], label="PERSON"))

@@ -23,7 +23,7 @@ INT, PCT, DEC, P = "#,##0", "0.0%", "#,##0.0", "0.0000"
 
 
 def _sheet_name(name: str, taken: set[str]) -> str:
-    base = re.sub(r"[\[\]:*?/\\']", " ", name).strip()[:31] or "Sheet"
+    base = re.sub(r"\s*[\[\]:*?/\\']+\s*", "-", name).strip("- ")[:31] or "Sheet"
     out, k = base, 2
     while out.lower() in taken:
         out = f"{base[:28]} {k}"
