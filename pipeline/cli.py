@@ -98,6 +98,7 @@ def run_embed(params: dict[str, Any]) -> dict:
         cfg["model"],
         cache_dir=params["paths"]["embedding_cache"],
         batch_size=int(cfg.get("batch_size", 64)),
+        shard_size=int(cfg.get("shard_size", 2048)),
     )
     out = write_embeddings(vectors, comments["id"].tolist(), cfg["model"], params["paths"]["embeddings"])
     typer.echo(
@@ -259,6 +260,26 @@ def _comments_for_coding(params: dict[str, Any], path: Path | None):
     return ingest_files([path], columns=cfg.get("columns") or {}, sheet=cfg.get("sheet")).comments
 
 
+def _stage_embeddings(params: dict[str, Any], frame, model_name: str):
+    """The embed stage's memory-mapped vectors when they match this table and model, else None.
+
+    Why: at 100k comments re-reading the per-text cache builds a second full copy of every vector;
+    the .npy is already row-aligned, so code reads only the rows of each chunk from disk.
+    """
+    import json
+
+    from pipeline.embed import read_embeddings
+
+    path = Path(params["paths"]["embeddings"])
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        if meta.get("model") != model_name:
+            return None
+        return read_embeddings(path, frame["id"].astype(str).tolist())
+    except (OSError, ValueError, YousaidError):
+        return None
+
+
 def run_code(
     params: dict[str, Any],
     model_dir: Path | None = None,
@@ -272,10 +293,15 @@ def run_code(
 
     model = modeldir.load(model_dir or Path(params["paths"]["model_dir"]), _codebook(params))
     frame = _comments_for_coding(params, comments)
-    vectors, _ = embed_texts(
-        frame["text"].tolist(), model.meta["embedding_model"], cache_dir=params["paths"]["embedding_cache"]
+    vectors = _stage_embeddings(params, frame, model.meta["embedding_model"]) if comments is None else None
+    if vectors is None:
+        vectors, _ = embed_texts(
+            frame["text"].tolist(), model.meta["embedding_model"], cache_dir=params["paths"]["embedding_cache"]
+        )
+    coded = code_comments(
+        frame, model, vectors, review_margin=float(params["classifier"]["review_margin"]),
+        chunk_size=int(params["classifier"].get("chunk_size", 5000)),
     )
-    coded = code_comments(frame, model, vectors, review_margin=float(params["classifier"]["review_margin"]))
     outs = [out] if out else [Path(params["paths"]["coded"]), Path(params["paths"]["coded"]).with_suffix(".csv")]
     for path in outs:
         write_table(coded, path)

@@ -73,36 +73,81 @@ def train(
     return metrics
 
 
+def predict_in_chunks(
+    estimator, texts: list[str], embeddings: np.ndarray, rows: np.ndarray, chunk_size: int = 5000,
+    progress: bool = True,
+) -> np.ndarray:
+    """predict_proba for `rows` of texts/embeddings, `chunk_size` rows at a time.
+
+    Why: the character n-gram TF-IDF of 100,000 comments at once is the pipeline's memory peak
+    (well over a gigabyte of sparse features); every step of prediction is row by row, so chunks
+    give identical probabilities with memory bounded by the chunk. `embeddings` may be a
+    memory-mapped array: only the chunk's rows are read.
+    """
+    from tqdm import tqdm
+
+    out = None
+    quiet = not progress or len(rows) <= chunk_size
+    bar = tqdm(total=len(rows), desc="code", unit="comment", disable=quiet)
+    for start in range(0, len(rows), chunk_size):
+        part = rows[start : start + chunk_size]
+        vectors = np.asarray(embeddings[part], dtype=np.float32)
+        P = estimator.predict_proba([texts[i] for i in part], vectors)
+        if out is None:
+            out = np.zeros((len(rows), P.shape[1]))
+        out[start : start + len(part)] = P
+        bar.update(len(part))
+    bar.close()
+    return out if out is not None else np.zeros((0, 0))
+
+
 def code(
     comments: pd.DataFrame,
     model: modeldir.TrainedModel,
     embeddings: np.ndarray,
     review_margin: float = 0.15,
+    chunk_size: int = 5000,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Every row out, in order: input columns + labels, prob_/code_ per theme, needs_review."""
     if "text" not in comments.columns:
         raise InputError("comments", "required column 'text' is missing", column="text")
     theme_ids = model.theme_ids
     thresholds = np.asarray(model.meta["thresholds"])
-    out = comments.copy()
-    substantive = out["substantive"].to_numpy(dtype=bool) if "substantive" in out else np.ones(len(out), bool)
-    P = np.zeros((len(out), len(theme_ids)))
-    if substantive.any():
-        P[substantive] = model.estimator.predict_proba(
-            out.loc[substantive, "text"].tolist(), np.asarray(embeddings)[substantive]
-        )
+    substantive = (
+        comments["substantive"].to_numpy(dtype=bool)
+        if "substantive" in comments
+        else np.ones(len(comments), bool)
+    )
+    P = np.zeros((len(comments), len(theme_ids)))
+    rows = np.flatnonzero(substantive)
+    if len(rows):
+        texts = comments["text"].tolist()
+        P[rows] = predict_in_chunks(model.estimator, texts, embeddings, rows, chunk_size, progress)
     codes = (P >= thresholds).astype(np.int8)
     codes[~substantive] = 0
     trained = np.array([t not in model.meta["untrained_themes"] for t in theme_ids])
     near = (np.abs(P - thresholds) < review_margin) & trained
-    out["labels"] = [join_labels([t for t, c in zip(theme_ids, row, strict=True) if c]) for row in codes]
+    names = np.array(theme_ids, dtype=object)
+    # one "|".join per distinct code pattern, not per comment: a handful of patterns cover 100k rows
+    labels = np.array([], dtype=object)
+    if len(codes):
+        patterns, inverse = np.unique(codes, axis=0, return_inverse=True)
+        joined = [join_labels(list(names[row.astype(bool)])) for row in patterns]
+        labels = np.array(joined, dtype=object)[inverse.ravel()]
+    columns = {"labels": labels}
     for j, tid in enumerate(theme_ids):
-        out[f"prob_{tid}"] = np.round(P[:, j], 4)
+        columns[f"prob_{tid}"] = np.round(P[:, j], 4)
     for j, tid in enumerate(theme_ids):
-        out[f"code_{tid}"] = codes[:, j]
-    out["needs_review"] = (near.any(axis=1) & substantive).astype(np.int8)
-    out["model_version"] = model.version
-    return out
+        columns[f"code_{tid}"] = codes[:, j]
+    columns["needs_review"] = (near.any(axis=1) & substantive).astype(np.int8)
+    columns["model_version"] = model.version
+    if any(c in comments.columns for c in columns):  # recoding a coded table: replace in place
+        out = comments.copy()
+        for name, values in columns.items():
+            out[name] = values
+        return out
+    return pd.concat([comments, pd.DataFrame(columns, index=comments.index)], axis=1)
 
 
 def evaluate(model: modeldir.TrainedModel, frame: pd.DataFrame, embeddings: np.ndarray) -> dict:

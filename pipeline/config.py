@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
         "model_dir": "models/demo",
         "coded": "data/processed/coded.parquet",
     },
-    "classifier": {"cv": 4, "min_positives": 3, "review_margin": 0.15},
+    "classifier": {"cv": 4, "min_positives": 3, "review_margin": 0.15, "chunk_size": 5000},
     "label": {
         # Label Studio server; LABEL_STUDIO_URL overrides. The token is never a parameter: it comes
         # from LABEL_STUDIO_API_KEY / LABEL_STUDIO_USER_TOKEN or ~/.config/yousaid/label-studio.env
@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
         "agreement": "labels/agreement.csv",
         "disagreements": "labels/disagreements.csv",
     },
-    "embedding": {"model": "all-MiniLM-L6-v2", "batch_size": 64},
+    "embedding": {"model": "all-MiniLM-L6-v2", "batch_size": 64, "shard_size": 2048},
     "discover": {"out_dir": "data/processed"},  # the rest: pipeline.discover.DiscoverSettings
     # the rest of `report` (group_by, min_base, n_quotes, ...): pipeline.report.DEFAULTS
     "report": {"out_dir": "reports", "responses": "labels/responses.yaml", "quotes": "labels/quotes.yaml"},

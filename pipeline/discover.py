@@ -36,7 +36,7 @@ class DiscoverSettings:
     # A cluster is a codebook theme when this share of it was zero-shot assigned to the theme,
     # or when seed_match_share of it is nearest the theme and a top keyword is one of its seeds.
     theme_match_share: float = 0.5
-    seed_match_share: float = 0.25
+    seed_match_share: float = 0.4
     cluster_selection: str = "leaf"  # HDBSCAN: "leaf" (finer) or "eom" (may lump the rest together)
     max_topic_share: float = 0.2  # no cluster may hold more than this share of the comments
     reduce_outliers: bool = True
@@ -358,6 +358,7 @@ def discover(
                 "nearest_theme": themes[theme_idx].id,
                 "nearest_theme_share": round(vote_share, 4),
                 "zeroshot_share": round(zs_share, 4),
+                "cohesion": round(float(sims.mean()), 4),  # low: a mixed cluster
                 "keywords": ", ".join(keywords),
                 "representative_ids": "|".join(frame["id"][r] for r in shown),
             }
@@ -404,6 +405,7 @@ def discover(
             "keywords",
             "nearest_theme",
             "nearest_theme_share",
+            "cohesion",
             "representative_ids",
         ]
     ].reset_index(drop=True)

@@ -23,6 +23,7 @@ from pipeline.tables import atomic_path
 
 WIDE = 70  # characters: comment text columns wrap at this width
 PERCENT_COLUMNS = ("share", "nearest_theme_share", "zeroshot_share")
+DECIMAL_COLUMNS = ("cohesion", "similarity_to_topic", "best_theme_similarity")
 
 
 def _with_examples(table: pd.DataFrame, examples: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -67,12 +68,14 @@ def _format_sheet(ws, frame: pd.DataFrame) -> None:
         longest = max([len(str(column))] + [len(v) for v in values])
         wide = longest > WIDE
         ws.column_dimensions[letter].width = min(max(longest, len(str(column))) + 2, WIDE)
-        if wide or column in PERCENT_COLUMNS:
+        if wide or column in PERCENT_COLUMNS or column in DECIMAL_COLUMNS:
             for cell in ws[letter][1:]:
                 if wide:
                     cell.alignment = Alignment(wrap_text=True, vertical="top")
                 if column in PERCENT_COLUMNS:
                     cell.number_format = "0.0%"
+                elif column in DECIMAL_COLUMNS:
+                    cell.number_format = "0.00"
     ws.freeze_panes = "A2"
     if len(frame.columns):
         ws.auto_filter.ref = ws.dimensions
@@ -231,7 +234,8 @@ def render_html(result: Discovery, codebook: Codebook) -> str:
             f"({_e(row.suggested_id)})</span></h3>"
             f"<p>{row.size} comments ({row.share:.1%}). Keywords: <span class='kw'>"
             f"{_e(row.keywords)}</span>. Nearest existing theme: {_e(nearest)} "
-            f"({row.nearest_theme_share:.0%} of these comments are closest to it).</p>"
+            f"({row.nearest_theme_share:.0%} of these comments are closest to it). Cohesion "
+            f"{row.cohesion:.2f} (mean similarity to the cluster's centre; low means mixed).</p>"
             f"{_examples_html(result.examples, row.topic)}</div>"
         )
     parts.append(

@@ -164,6 +164,13 @@ def test_outliers_are_reported_and_reassigned_only_when_close(result, run_params
     assert (a.loc[a["topic"] == -1, "theme_id"] == "").all()
 
 
+def test_identical_answers_share_a_topic(result):
+    a = result.assignments
+    key = a["text"].str.casefold().str.split().str.join(" ")
+    assert key.duplicated().any() and result.summary["different_texts"] == key.nunique()
+    assert (a.groupby(key)["topic"].nunique() == 1).all()
+
+
 def test_topic_table_is_tidy(result):
     t = result.topics
     assert t["topic"].is_unique
@@ -235,8 +242,13 @@ def test_settings_scale_with_the_number_of_comments():
 def test_too_few_comments_is_a_clear_error(embedding_model):
     comments = pd.DataFrame({"id": ["a", "b"], "text": ["x", "y"], "substantive": [True, True]})
     codebook = load_codebook(ROOT / "labels" / "codebook.yaml")
-    with pytest.raises(YousaidError, match="at least 20 substantive comments, got 2"):
+    with pytest.raises(YousaidError, match="at least 20 different substantive comments, got 2"):
         discover(comments, np.eye(2, 384, dtype=np.float32), codebook, embedding_model)
+    # thirty copies of five answers are still only five different comments
+    texts = [f"answer {i % 5}" for i in range(30)]
+    many = pd.DataFrame({"id": [str(i) for i in range(30)], "text": texts, "substantive": True})
+    with pytest.raises(YousaidError, match="got 5"):
+        discover(many, np.eye(30, 384, dtype=np.float32), codebook, embedding_model)
     with pytest.raises(YousaidError, match="2 comments but 3 embeddings"):
         discover(comments, np.eye(3, 384, dtype=np.float32), codebook, embedding_model)
 
@@ -272,9 +284,9 @@ def test_html_and_excel_neutralise_hostile_text(tmp_path):
           "zeroshot_share": 0.0, "keywords": "dog, <i>bite</i>", "representative_ids": "=1+1"}]
     )
     examples = pd.DataFrame([{"topic": 0, "rank": 1, "id": "=1+1", "text": hostile}])
-    candidates = topics.assign(suggested_id="dog", suggested_name="<dogs>")[
+    candidates = topics.assign(suggested_id="dog", suggested_name="<dogs>", cohesion=0.5)[
         ["topic", "suggested_id", "suggested_name", "size", "share", "keywords", "nearest_theme",
-         "nearest_theme_share", "representative_ids"]
+         "nearest_theme_share", "cohesion", "representative_ids"]
     ]
     assignments = pd.DataFrame({"id": ["=1+1"], "topic": [0], "text": ["=SUM(A1:A9)"]})
     summary = {"comments": 1, "excluded_non_substantive": 0, "topics": 1, "codebook_topics": 0,

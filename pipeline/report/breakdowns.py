@@ -95,6 +95,10 @@ def breakdown(
     p_across = pd.Series(np.nan, index=theme_ids)
     if len(eligible) >= 2:
         n_tests = len(theme_ids) * len(eligible)
+        # each group's "rest" (the other eligible groups) is the same for every theme
+        rest_rows = {g: np.isin(groups_raw, [h for h in eligible if h != g]) for g in eligible}
+        rest_w = {g: w[rest_rows[g]] for g in eligible}
+        rest_n = {g: kish_n(rest_w[g]) for g in eligible}
         for j, tid in enumerate(theme_ids):
             table = []
             for g in eligible:
@@ -105,11 +109,9 @@ def breakdown(
                 chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
                 p_across[tid] = min(1.0, p * len(theme_ids))
             for g in eligible:
-                rest = [h for h in eligible if h != g]
-                rows_rest = np.isin(groups_raw, rest)
-                w_rest = w[rows_rest]
+                rows_rest, w_rest = rest_rows[g], rest_w[g]
                 p2 = float(w_rest @ y[rows_rest, j] / w_rest.sum())
-                n2 = kish_n(w_rest)
+                n2 = rest_n[g]
                 p1, n1 = float(share.at[tid, g]), ebase[g]
                 pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
                 se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))

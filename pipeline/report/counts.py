@@ -81,6 +81,23 @@ def pooled_rates(per_theme: dict) -> tuple[float, float]:
     return tp / (tp + fp), tp / (tp + fn)
 
 
+def bernoulli_sums(
+    rng: np.random.Generator, probs: np.ndarray, n_boot: int, max_cells: int = 1 << 23
+) -> np.ndarray:
+    """Per bootstrap draw, how many comments come up coded when each is Bernoulli(probability).
+
+    The same numbers as `(rng.random((n_boot, n)) < probs).sum(axis=1)` (the generator's stream
+    is consumed in the same order), drawn a block of rows at a time: at 100,000 comments the
+    whole matrix would be 1.6 GB per theme.
+    """
+    rows = max(1, max_cells // max(probs.size, 1))
+    out = np.empty(n_boot, dtype=np.int64)
+    for start in range(0, n_boot, rows):
+        block = rng.random((min(rows, n_boot - start), probs.size))
+        out[start : start + len(block)] = (block < probs).sum(axis=1)
+    return out
+
+
 def theme_counts(
     frame: pd.DataFrame,
     codebook: Codebook,
@@ -125,11 +142,7 @@ def theme_counts(
                 else codes[~hand].astype(float)
             )
             point = float(probs.sum())
-            draws = (
-                (rng.random((n_boot, probs.size)) < probs).sum(axis=1)
-                if probs.size
-                else np.zeros(n_boot)
-            )
+            draws = bernoulli_sums(rng, probs, n_boot) if probs.size else np.zeros(n_boot)
             method = (
                 "calibrated probabilities (no usable cross-validation figures)"
                 if col in sub.columns
