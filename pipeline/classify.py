@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def _tfidf_union() -> tuple[TfidfVectorizer, TfidfVectorizer]:
-    words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, strip_accents="unicode")
+    words = TfidfVectorizer(
+        ngram_range=(1, 2), min_df=2, sublinear_tf=True, strip_accents="unicode"
+    )
     chars = TfidfVectorizer(
         analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, max_features=80_000
     )
@@ -49,7 +51,9 @@ def _fit_binary(X, y: np.ndarray, C: float, seed: int) -> LogisticRegression | f
     """One theme's model, or the base rate when a fold holds no positives (or only positives)."""
     if y.min() == y.max():
         return float(y[0])
-    model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, solver="liblinear", random_state=seed)
+    model = LogisticRegression(
+        C=C, class_weight="balanced", max_iter=2000, solver="liblinear", random_state=seed
+    )
     return model.fit(X, y)
 
 
@@ -124,8 +128,12 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
     def _fit_base(self, texts: list[str], E: np.ndarray, Y: np.ndarray):
         features = _TextFeatures()
         T = features.fit_transform(texts)
-        text_models = [_fit_binary(T, Y[:, j], self.C_text, self.random_state) for j in range(Y.shape[1])]
-        emb_models = [_fit_binary(E, Y[:, j], self.C_embedding, self.random_state) for j in range(Y.shape[1])]
+        text_models = [
+            _fit_binary(T, Y[:, j], self.C_text, self.random_state) for j in range(Y.shape[1])
+        ]
+        emb_models = [
+            _fit_binary(E, Y[:, j], self.C_embedding, self.random_state) for j in range(Y.shape[1])
+        ]
         return features, text_models, emb_models
 
     @staticmethod
@@ -145,11 +153,16 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         positives = Y.sum(axis=0)
         self.trained_ = positives >= self.min_positives
         self.n_labelled_ = n
-        folds = max(2, min(self.cv, int(positives[self.trained_].min()) if self.trained_.any() else 2))
+        folds = max(
+            2, min(self.cv, int(positives[self.trained_].min()) if self.trained_.any() else 2)
+        )
         oof = np.zeros((n, k))
         splitter = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         for train_idx, test_idx in tqdm(
-            list(splitter.split(texts)), desc="cross-validating", unit="fold", disable=not self.progress
+            list(splitter.split(texts)),
+            desc="cross-validating",
+            unit="fold",
+            disable=not self.progress,
         ):
             base = self._fit_base([texts[i] for i in train_idx], E[train_idx], Y[train_idx])
             oof[test_idx] = self._score_base(base, [texts[i] for i in test_idx], E[test_idx])
@@ -175,7 +188,9 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, texts, embeddings=None) -> np.ndarray:
         texts = [str(t) for t in texts]
-        P = self.calibrator_.transform(self._score_base(self.base_, texts, np.asarray(embeddings, dtype=np.float32)))
+        P = self.calibrator_.transform(
+            self._score_base(self.base_, texts, np.asarray(embeddings, dtype=np.float32))
+        )
         P[:, ~self.trained_] = 0.0
         return P
 

@@ -66,7 +66,7 @@ def run_ingest(params: dict[str, Any], inputs: list[Path] | None = None, out: Pa
         f"flagged non-substantive {s['flagged_non_substantive']}, rejected {s['rejected']}",
         err=True,
     )
-    return {"comments": out, "rejected": rejected_path, **s}
+    return {**s, "comments": out, "rejected_table": rejected_path}
 
 
 @app.command()

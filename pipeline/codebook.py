@@ -85,7 +85,9 @@ def load_codebook(path: str | Path) -> Codebook:
             raise InputError(str(path), f"{where}: each theme needs an 'id'")
         tid = str(entry["id"])
         if not _SLUG.match(tid):
-            raise InputError(str(path), f"{where}: id '{tid}' must be a lower-case slug (a-z, 0-9, _)")
+            raise InputError(
+                str(path), f"{where}: id '{tid}' must be a lower-case slug (a-z, 0-9, _)"
+            )
         if tid in seen:
             raise InputError(str(path), f"{where}: id '{tid}' is repeated")
         seen.add(tid)
@@ -104,7 +106,9 @@ def load_codebook(path: str | Path) -> Codebook:
         )
     for theme in themes:
         if theme.group is not None and theme.group not in seen:
-            raise InputError(str(path), f"theme '{theme.id}': group '{theme.group}' is not a theme id")
+            raise InputError(
+                str(path), f"theme '{theme.id}': group '{theme.group}' is not a theme id"
+            )
     return Codebook(
         themes=tuple(themes),
         name=str(data.get("name", "")),

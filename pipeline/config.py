@@ -39,7 +39,11 @@ DEFAULTS: dict[str, Any] = {
     "embedding": {"model": "all-MiniLM-L6-v2", "batch_size": 64, "shard_size": 2048},
     "discover": {"out_dir": "data/processed"},  # the rest: pipeline.discover.DiscoverSettings
     # the rest of `report` (group_by, min_base, n_quotes, ...): pipeline.report.DEFAULTS
-    "report": {"out_dir": "reports", "responses": "labels/responses.yaml", "quotes": "labels/quotes.yaml"},
+    "report": {
+        "out_dir": "reports",
+        "responses": "labels/responses.yaml",
+        "quotes": "labels/quotes.yaml",
+    },
     "ingest": {
         # export column name -> contract name (id, text, weight, ...)
         "columns": {},

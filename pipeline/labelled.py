@@ -66,22 +66,28 @@ def _from_label_studio(path: Path) -> pd.DataFrame:
         if "id" not in data or "text" not in data:
             raise InputError(str(path), "task data needs 'id' and 'text'", row=n, column="data")
         answers = [
-            a for a in task.get("annotations", [])
+            a
+            for a in task.get("annotations", [])
             if not a.get("was_cancelled") and a.get("result") is not None
         ]
         if not answers:
             continue  # not labelled yet (or only skipped): no label, not "no theme"
-        latest = max(answers, key=lambda a: (a.get("updated_at") or a.get("created_at") or "", a.get("id", 0)))
+        latest = max(
+            answers,
+            key=lambda a: (a.get("updated_at") or a.get("created_at") or "", a.get("id", 0)),
+        )
         fields = annotation_fields(latest["result"])
         meta = {k: v for k, v in data.items() if k not in ("id", "text")}
-        rows.append({
-            "id": str(data["id"]),
-            "text": str(data["text"]),
-            "labels": join_labels(fields["themes"]),
-            "stance": join_labels(fields["stances"]),
-            "source_row": n,
-            **meta,
-        })
+        rows.append(
+            {
+                "id": str(data["id"]),
+                "text": str(data["text"]),
+                "labels": join_labels(fields["themes"]),
+                "stance": join_labels(fields["stances"]),
+                "source_row": n,
+                **meta,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -95,10 +101,15 @@ def read_labelled(path: str | Path, codebook: Codebook) -> pd.DataFrame:
     else:
         raw = read_raw(path)
         frame = raw.frame.copy()
-        frame.columns = [c.strip().lower() if c.strip().lower() in ("id", "text", "labels") else c for c in frame.columns]
+        frame.columns = [
+            c.strip().lower() if c.strip().lower() in ("id", "text", "labels") else c
+            for c in frame.columns
+        ]
         for col in ("id", "text", "labels"):
             if col not in frame.columns:
-                raise InputError(str(path), f"required column '{col}' is missing", row=1, column=col)
+                raise InputError(
+                    str(path), f"required column '{col}' is missing", row=1, column=col
+                )
         frame["source_row"] = raw.rows
         frame["stance"] = frame.get("stance", "")
     frame["id"] = frame["id"].astype(str).str.strip()
@@ -110,22 +121,35 @@ def read_labelled(path: str | Path, codebook: Codebook) -> pd.DataFrame:
             if tid not in known:
                 unknown.setdefault(tid, []).append(int(row))
     if unknown:
-        listed = "; ".join(f"'{t}' (rows {', '.join(map(str, r[:5]))}{'...' if len(r) > 5 else ''})" for t, r in unknown.items())
+        listed = "; ".join(
+            f"'{t}' (rows {', '.join(map(str, r[:5]))}{'...' if len(r) > 5 else ''})"
+            for t, r in unknown.items()
+        )
         first = min(min(r) for r in unknown.values())
-        raise InputError(str(path), f"theme ids not in the codebook: {listed}", row=first, column="labels")
+        raise InputError(
+            str(path), f"theme ids not in the codebook: {listed}", row=first, column="labels"
+        )
 
-    frame["labels"] = frame["labels"].map(lambda v: join_labels(codebook.with_parents(split_labels(v))))
+    frame["labels"] = frame["labels"].map(
+        lambda v: join_labels(codebook.with_parents(split_labels(v)))
+    )
     dupes = frame["id"].duplicated(keep="last")
     if dupes.any():
-        conflicting = frame[frame["id"].isin(frame.loc[dupes, "id"])].groupby("id")["labels"].nunique()
+        conflicting = (
+            frame[frame["id"].isin(frame.loc[dupes, "id"])].groupby("id")["labels"].nunique()
+        )
         n_conf = int((conflicting > 1).sum())
         log.warning(
             "%s: %d ids appear more than once (%d with conflicting labels); the latest row wins",
-            path, int(dupes.sum()), n_conf,
+            path,
+            int(dupes.sum()),
+            n_conf,
         )
         frame = frame[~dupes]
     if frame["labels"].eq("").all():
-        raise InputError(str(path), "every comment has empty labels: nothing to learn from", column="labels")
+        raise InputError(
+            str(path), "every comment has empty labels: nothing to learn from", column="labels"
+        )
     return frame.reset_index(drop=True)
 
 

@@ -112,7 +112,13 @@ def model_card(meta: dict, metrics: dict, codebook: Codebook) -> str:
             f"{m['recall']:.3f} | {m['f1']:.3f} | {err} |"
         )
     if meta["untrained_themes"]:
-        lines += ["", f"Themes with fewer than {meta['min_positives']} labelled examples are not coded "
-                  f"(probability 0): {', '.join(meta['untrained_themes'])}. Label more of them."]
-    lines += ["", "Count error is (predicted - true) / true in cross-validation: the report corrects for it."]
+        lines += [
+            "",
+            f"Themes with fewer than {meta['min_positives']} labelled examples are not coded "
+            f"(probability 0): {', '.join(meta['untrained_themes'])}. Label more of them.",
+        ]
+    lines += [
+        "",
+        "Count error is (predicted - true) / true in cross-validation: the report corrects for it.",
+    ]
     return "\n".join(lines) + "\n"

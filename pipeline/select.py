@@ -71,7 +71,9 @@ def choose_next(
     pool = candidates[order[: max(n * pool_factor, n)]]
     pool_score = score[order[: len(pool)]]
     k = min(n, len(pool))
-    labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(np.asarray(embeddings)[pool])
+    labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(
+        np.asarray(embeddings)[pool]
+    )
     picked: list[int] = []
     for cluster in range(k):
         members = np.flatnonzero(labels == cluster)

@@ -44,6 +44,7 @@ _FINE = r"(?:fine|ok|okay|good|all good|great|alright|comprehensive|all covered|
 _PATTERNS: dict[str, list[str]] = {
     "no_answer": [
         r"(?:no+|nope|nah|na|non|nil+|nada|zilch|none|nothing|not really|no+ne?)",
+        r"(?:(?:did not|didn'?t|does not|doesn'?t) (?:answer|respond|reply)|not answered|unanswered)",
         r"(?:not that i(?:'?m| am)? (?:know of|know|can see|can think of|aware of|am aware of))",
         r"(?:not (?:at (?:the|this) (?:moment|time|stage)|at present|right now|currently|yet|"
         r"for now))",

@@ -28,7 +28,9 @@ def demo_params(workdir: Path) -> dict:
     paths = params["paths"]
     for key in ("input", "codebook", "labelled"):
         value = paths[key]
-        paths[key] = [str(ROOT / v) for v in value] if isinstance(value, list) else str(ROOT / value)
+        paths[key] = (
+            [str(ROOT / v) for v in value] if isinstance(value, list) else str(ROOT / value)
+        )
     paths["embedding_cache"] = str(ROOT / paths["embedding_cache"])
     outputs = {
         "comments": "data/interim/comments.parquet",
@@ -41,8 +43,12 @@ def demo_params(workdir: Path) -> dict:
         paths[key] = str(workdir / rel)
     for key, value in list(paths.items()):
         # sections added by later stages (discover, report, ...) also write under workdir
-        if key not in outputs and key not in ("input", "codebook", "labelled", "embedding_cache") \
-                and isinstance(value, str) and not Path(value).is_absolute():
+        if (
+            key not in outputs
+            and key not in ("input", "codebook", "labelled", "embedding_cache")
+            and isinstance(value, str)
+            and not Path(value).is_absolute()
+        ):
             paths[key] = str(workdir / value)
     return params
 

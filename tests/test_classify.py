@@ -64,8 +64,15 @@ def test_coded_output_contract(demo_run, codebook):
     # the held-out demo comments are coded about as well as the cross-validation said
     gold = pd.read_csv(ROOT / "data" / "demo" / "gold.csv", keep_default_na=False)
     labelled_ids = set(read_labelled(demo_run["labelled"], codebook)["id"])
-    held = coded[coded["substantive"] & ~coded["id"].isin(labelled_ids)].merge(gold, on="id", suffixes=("", "_gold"))
-    truth = label_matrix(held["labels_gold"].map(lambda v: "|".join(codebook.with_parents(v.split("|") if v else []))), codebook.ids)
+    held = coded[coded["substantive"] & ~coded["id"].isin(labelled_ids)].merge(
+        gold, on="id", suffixes=("", "_gold")
+    )
+    truth = label_matrix(
+        held["labels_gold"].map(
+            lambda v: "|".join(codebook.with_parents(v.split("|") if v else []))
+        ),
+        codebook.ids,
+    )
     m = multilabel_metrics(truth, label_matrix(held["labels"], codebook.ids), codebook.ids)
     assert m["micro"]["f1"] > 0.6, m["micro"]
 
@@ -74,7 +81,14 @@ def test_same_seed_same_model(demo_run, codebook, tmp_path):
     params = demo_run["params"]
     a, b = tmp_path / "a", tmp_path / "b"
     for out in (a, b):
-        train(demo_run["labelled"], codebook, out, params["embedding"]["model"], params["paths"]["embedding_cache"], seed=7)
+        train(
+            demo_run["labelled"],
+            codebook,
+            out,
+            params["embedding"]["model"],
+            params["paths"]["embedding_cache"],
+            seed=7,
+        )
     meta_a, meta_b = (json.loads((d / "meta.json").read_text()) for d in (a, b))
     assert meta_a == meta_b
     assert (a / "metrics.json").read_text() == (b / "metrics.json").read_text()
@@ -87,11 +101,22 @@ def _labelled_csv(tmp_path, rows):
 
 
 def test_unknown_theme_ids_listed_with_rows(tmp_path, codebook):
-    path = _labelled_csv(tmp_path, [("1", "more police", "officers_visibility"), ("2", "x", "knife_crime"), ("3", "y", "knife_crime|drugz")])
+    path = _labelled_csv(
+        tmp_path,
+        [
+            ("1", "more police", "officers_visibility"),
+            ("2", "x", "knife_crime"),
+            ("3", "y", "knife_crime|drugz"),
+        ],
+    )
     with pytest.raises(InputError) as err:
         read_labelled(path, codebook)
     msg = str(err.value)
-    assert "'knife_crime' (rows 3, 4)" in msg and "'drugz' (rows 4)" in msg and "column 'labels'" in msg
+    assert (
+        "'knife_crime' (rows 3, 4)" in msg
+        and "'drugz' (rows 4)" in msg
+        and "column 'labels'" in msg
+    )
 
 
 def test_all_empty_labels_refused(tmp_path, codebook):
@@ -101,7 +126,9 @@ def test_all_empty_labels_refused(tmp_path, codebook):
 
 
 def test_conflicting_duplicates_latest_wins(tmp_path, codebook, caplog):
-    path = _labelled_csv(tmp_path, [("1", "a", "drugs"), ("2", "b", "vawg"), ("1", "a", "volume_crime")])
+    path = _labelled_csv(
+        tmp_path, [("1", "a", "drugs"), ("2", "b", "vawg"), ("1", "a", "volume_crime")]
+    )
     frame = read_labelled(path, codebook)
     assert frame.set_index("id").loc["1", "labels"] == "volume_crime"
     assert "1 with conflicting labels" in caplog.text
@@ -116,14 +143,24 @@ def test_missing_text_column(tmp_path, codebook):
 
 def test_theme_without_examples_is_reported_not_dropped(demo_run, codebook, tmp_path):
     frame = read_labelled(demo_run["labelled"], codebook)
-    frame["labels"] = frame["labels"].map(lambda v: "|".join(t for t in v.split("|") if t and t != "specific_groups"))
+    frame["labels"] = frame["labels"].map(
+        lambda v: "|".join(t for t in v.split("|") if t and t != "specific_groups")
+    )
     path = tmp_path / "no_groups.csv"
     frame[["id", "text", "labels"]].to_csv(path, index=False)
     params = demo_run["params"]
-    metrics = train(path, codebook, tmp_path / "m", params["embedding"]["model"], params["paths"]["embedding_cache"])
+    metrics = train(
+        path,
+        codebook,
+        tmp_path / "m",
+        params["embedding"]["model"],
+        params["paths"]["embedding_cache"],
+    )
     assert metrics["untrained_themes"] == ["specific_groups"]
     model = modeldir.load(tmp_path / "m", codebook)
-    coded = code(pd.read_parquet(demo_run["comments"]).head(50), model, np.load(demo_run["embeddings"])[:50])
+    coded = code(
+        pd.read_parquet(demo_run["comments"]).head(50), model, np.load(demo_run["embeddings"])[:50]
+    )
     assert "prob_specific_groups" in coded.columns and (coded["code_specific_groups"] == 0).all()
     assert "specific_groups" in (tmp_path / "m" / "MODEL_CARD.md").read_text()
 
@@ -143,8 +180,21 @@ def test_cli_code_refuses_comments_without_text(demo_run, tmp_path):
 
     params.write_text(yaml.safe_dump(demo_run["params"]))
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "code", "--params", str(params), "--comments", str(bad), "--out", str(tmp_path / "o.csv")],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "code",
+            "--params",
+            str(params),
+            "--comments",
+            str(bad),
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert result.returncode != 0
     assert "bad.csv, row 1, column 'text': required column 'text' is missing" in result.stderr
@@ -180,10 +230,16 @@ def test_beats_tfidf_baseline_on_nhs_sample(nhs_dir):
 
     cb = load_codebook(nhs_dir / "codebook.yaml")
     frame = read_labelled(nhs_dir / "comments.csv", cb)
-    frame = frame[frame["non_substantive"].astype(str) == "0"].sample(1500, random_state=0).reset_index(drop=True)
+    frame = (
+        frame[frame["non_substantive"].astype(str) == "0"]
+        .sample(1500, random_state=0)
+        .reset_index(drop=True)
+    )
     texts = frame["text"].fillna("").tolist()
     Y = label_matrix(frame["labels"], cb.ids)
-    E, _ = embed_texts(texts, "all-MiniLM-L6-v2", cache_dir=ROOT / ".cache" / "embeddings", progress=False)
+    E, _ = embed_texts(
+        texts, "all-MiniLM-L6-v2", cache_dir=ROOT / ".cache" / "embeddings", progress=False
+    )
     tr, te = np.arange(1000), np.arange(1000, 1500)
     clf = ThemeClassifier(progress=False).fit([texts[i] for i in tr], Y[tr], embeddings=E[tr])
     ours = multilabel_metrics(Y[te], clf.predict([texts[i] for i in te], E[te]), cb.ids)
@@ -192,7 +248,9 @@ def test_beats_tfidf_baseline_on_nhs_sample(nhs_dir):
     base = np.zeros_like(Y[te])
     for j in range(Y.shape[1]):
         if Y[tr, j].min() != Y[tr, j].max():
-            m = LogisticRegression(C=4.0, class_weight="balanced", solver="liblinear").fit(A, Y[tr, j])
+            m = LogisticRegression(C=4.0, class_weight="balanced", solver="liblinear").fit(
+                A, Y[tr, j]
+            )
             base[:, j] = m.predict_proba(B)[:, 1] >= 0.5
     theirs = multilabel_metrics(Y[te], base, cb.ids)
     assert ours["micro"]["f1"] > theirs["micro"]["f1"] + 0.02

@@ -28,6 +28,8 @@ NON_ANSWERS = [
     ("no.", "no_answer"),
     ("NO", "no_answer"),
     ("Nope", "no_answer"),
+    ("Did not answer", "no_answer"),  # survey platforms' placeholder (810 rows in the NHS data)
+    ("not answered", "no_answer"),
     ("nah", "no_answer"),
     ("Nope, looks fine", "no_answer"),
     ("No, all good", "no_answer"),
@@ -118,6 +120,7 @@ NON_ANSWERS = [
 
 SUBSTANTIVE = [
     # answers that start like a non-answer but say something
+    "The police did not answer my 999 call for twenty minutes",
     "No police presence on my estate",
     "Nothing about cyclists on pavements",
     "Not enough officers",

@@ -8,6 +8,7 @@ writing around it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -119,9 +120,14 @@ def assemble(
     responses: dict[str, str] | None = None,
     cfg: dict[str, Any] | None = None,
     seed: int = 42,
+    progress: Callable[[str], None] | None = None,
 ) -> ReportData:
-    """Everything the report shows, from the coded comments and the analyst's files."""
+    """Everything the report shows, from the coded comments and the analyst's files.
+
+    `progress`, if given, is called with the name of each part as it is done (for a progress bar).
+    """
     cfg = {**DEFAULTS, **(cfg or {})}
+    tick = progress or (lambda _part: None)
     frame = apply_hand_labels(coded, labelled, codebook)
     summary = summary_counts(frame, codebook)
     themes = theme_counts(
@@ -134,6 +140,7 @@ def assemble(
         prior_strength=float(cfg["prior_strength"]),
     )
     order = themes["theme_id"].tolist()
+    tick("counts")
 
     sub = frame[frame["substantive"]]
     weights = np.ones(len(frame))
@@ -149,6 +156,7 @@ def assemble(
         )
         for col in group_by
     ]
+    tick("breakdowns")
     qcfg = QuoteConfig(
         n_quotes=int(cfg["n_quotes"]),
         max_chars=int(cfg["quote_max_chars"]),
@@ -161,6 +169,7 @@ def assemble(
     quotes = choose_quotes(
         frame, order, names, embeddings, rules or QuoteRules(), qcfg, stance_names
     )
+    tick("quotes")
     return ReportData(
         title=codebook.name or "Consultation report",
         question=codebook.question,
@@ -208,19 +217,32 @@ def build_report(
     quotes: str | Path | None = None,
     cfg: dict[str, Any] | None = None,
     seed: int = 42,
+    progress: bool = True,
 ) -> dict[str, Path]:
     """Read the inputs, assemble the report, write the four files; returns their paths."""
-    book = load_codebook(codebook)
-    frame = read_coded(coded, book)
-    data = assemble(
-        frame,
-        book,
-        labelled=read_hand_labels(labelled, book),
-        metrics=read_metrics(metrics),
-        embeddings=load_embeddings(embeddings, frame["id"].tolist()),
-        rules=read_quote_rules(quotes, book),
-        responses=read_responses(responses, book),
-        cfg=cfg,
-        seed=seed,
-    )
-    return write_outputs(data, out_dir, int({**DEFAULTS, **(cfg or {})}["n_quotes"]))
+    from tqdm import tqdm
+
+    with tqdm(total=5, desc="report", unit="step", disable=not progress) as bar:
+
+        def done(part: str) -> None:
+            bar.set_postfix_str(part)
+            bar.update()
+
+        book = load_codebook(codebook)
+        frame = read_coded(coded, book)
+        data = assemble(
+            frame,
+            book,
+            labelled=read_hand_labels(labelled, book),
+            metrics=read_metrics(metrics),
+            embeddings=load_embeddings(embeddings, frame["id"].tolist()),
+            rules=read_quote_rules(quotes, book),
+            responses=read_responses(responses, book),
+            cfg=cfg,
+            seed=seed,
+            progress=done,
+        )
+        done("read, counted, quoted")
+        written = write_outputs(data, out_dir, int({**DEFAULTS, **(cfg or {})}["n_quotes"]))
+        done("written")
+    return written

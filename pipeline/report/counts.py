@@ -228,19 +228,19 @@ def stance_tables(frame: pd.DataFrame, codebook: Codebook) -> list[dict]:
         if not theme.stances:
             continue
         in_theme = sub[sub[code_col(theme.id)] == 1]
-        found = in_theme["stance"].map(
-            lambda v, tid=theme.id: [
-                s.split(":", 1)[1] for s in split_labels(v) if s.startswith(tid + ":")
-            ]
-        )
+        # parse each distinct stance value once (a few kinds), then count rows by value
+        per_value = in_theme["stance"].fillna("").astype(str).value_counts()
+        found = {
+            v: [s.split(":", 1)[1] for s in split_labels(v) if s.startswith(theme.id + ":")]
+            for v in per_value.index
+        }
         has_model_stance = f"stance_{theme.id}" in frame.columns
-        known = found.map(bool)
         rows = []
         for stance in theme.stances:
-            n = int(found.map(lambda items, sid=stance.id: sid in items).sum())
+            n = int(sum(c for v, c in per_value.items() if stance.id in found[v]))
             rows.append({"stance_id": stance.id, "stance": stance.name, "count": n})
         table = pd.DataFrame(rows)
-        with_stance = int(known.sum())
+        with_stance = int(sum(c for v, c in per_value.items() if found[v]))
         table["share"] = table["count"] / with_stance if with_stance else np.nan
         n_hand = int(in_theme["hand_labelled"].sum())
         if has_model_stance:

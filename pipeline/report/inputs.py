@@ -47,8 +47,7 @@ def read_coded(path: str | Path, codebook: Codebook) -> pd.DataFrame:
             "run `yousaid code` again",
             column=missing[0],
         )
-    frame = frame.copy()
-    frame["id"] = frame["id"].astype(str)
+    frame["id"] = frame["id"].astype(str)  # a fresh frame from disk: no copy needed
     frame["substantive"] = frame["substantive"].astype(bool)
     for t in codebook.ids:
         frame[code_col(t)] = frame[code_col(t)].fillna(0).astype(int).clip(0, 1)

@@ -107,9 +107,15 @@ def choose_quotes(
     stance_names: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Up to `n_quotes` quotes per theme (in `theme_ids` order: largest first gets first pick)."""
-    texts = frame["text"].fillna("").astype(str).to_numpy()
+    text_col = frame["text"].fillna("").astype(str)
+    texts = text_col.to_numpy()
     ids = frame["id"].astype(str).to_numpy()
-    where = {cid: i for i, cid in enumerate(ids)}
+    # positions of pinned comments only: no per-comment Python objects for 100k rows
+    pinned_ids = [cid for listed in rules.pin.values() for cid in listed]
+    position = pd.Series(np.arange(len(ids)), index=ids)
+    position = position[~position.index.duplicated(keep="last")]
+    found_at = position.reindex(pinned_ids)
+    where = {cid: int(i) for cid, i in found_at.items() if i == i}
     hand = frame["hand_labelled"].to_numpy(dtype=bool)
     substantive = frame["substantive"].to_numpy(dtype=bool)
     flagged = _flagged(frame, cfg.personal_data_column)
@@ -119,7 +125,7 @@ def choose_quotes(
         if "route" in frame.columns
         else np.full(len(frame), "")
     )
-    lengths = np.array([len(t) for t in texts])
+    lengths = text_col.str.len().to_numpy()
     stances = (
         frame["stance"].fillna("").astype(str).to_numpy()
         if "stance" in frame.columns
