@@ -76,7 +76,7 @@ def ingest(
     reject_bad_rows: Annotated[bool, typer.Option(help="Set bad rows aside with a reason instead of stopping.")] = False,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Read, validate and normalise exports; flag non-answers; write the comments table."""
+    """Validate and normalise exports; flag non-answers."""
     p = _params(params)
     if reject_bad_rows:
         p["ingest"]["on_bad_rows"] = "reject"
@@ -111,7 +111,7 @@ def run_embed(params: dict[str, Any]) -> dict:
 
 @app.command()
 def embed(params: ParamsOpt = Path("params.yaml")) -> None:
-    """Embed every comment with the configured sentence-transformers model (cached per text)."""
+    """Embed every comment (cached per text and model)."""
     typer.echo(run_embed(_params(params))["embeddings"])
 
 
@@ -163,13 +163,13 @@ def run_discover(params: dict[str, Any]) -> dict:
 
 @app.command()
 def discover(params: ParamsOpt = Path("params.yaml")) -> None:
-    """Find the themes the comments contain (BERTopic seeded with the codebook), and new ones."""
+    """Find the themes comments raise, also ones not in the codebook."""
     result = run_discover(_params(params))
     typer.echo(result["discovery_xlsx"])
     typer.echo(result["discovery_html"])
 
 
-codebook_app = typer.Typer(help="Work on the codebook.", no_args_is_help=True)
+codebook_app = typer.Typer(help="Work on the codebook (suggest new themes).", no_args_is_help=True)
 app.add_typer(codebook_app, name="codebook")
 
 
@@ -180,7 +180,7 @@ def codebook_suggest(
     ] = False,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Write new-theme candidates from discovery as codebook YAML entries to edit and paste."""
+    """Write new-theme candidates as codebook YAML entries."""
     from pipeline import discovery_report as report
     from pipeline.codebook import load_codebook
 
@@ -241,7 +241,7 @@ def train(
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Train the multi-label theme classifier on hand labels; write model, metrics and card."""
+    """Train the theme classifier on hand labels."""
     typer.echo(run_train(_params(params), labelled, codebook, out, seed)["model"])
 
 
@@ -323,7 +323,7 @@ def code(
     out: Annotated[Path | None, typer.Option(help="Output .csv, .xlsx or .parquet.")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Code every comment: theme probabilities, 0/1 codes, labels and a review flag."""
+    """Code every comment: probabilities, codes, review flags."""
     for path in run_code(_params(params), model, comments, out).values():
         typer.echo(path)
 
@@ -335,7 +335,7 @@ def evaluate(
     out: Annotated[Path | None, typer.Option(help="Write the metrics JSON here too.")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Score a trained model on held-out labelled data (same fields as metrics.json)."""
+    """Score a model on held-out labelled data."""
     import json
 
     from pipeline import modeldir
@@ -360,7 +360,7 @@ def evaluate(
 
 # --- label next ------------------------------------------------------------------------------
 
-label_app = typer.Typer(help="Choose comments to label; push to and pull from Label Studio.", no_args_is_help=True)
+label_app = typer.Typer(help="Choose, push and pull comments for labelling in Label Studio.", no_args_is_help=True)
 app.add_typer(label_app, name="label")
 
 
@@ -404,7 +404,7 @@ def label_next(
     out: Annotated[Path | None, typer.Option(help="Write the chosen comments to this table.")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Choose the comments a person should label next: least certain, spread across clusters."""
+    """Choose what to label next: least certain, spread out."""
     from pipeline.tables import write_table
 
     comments, chosen, _, thresholds = next_to_label(_params(params), n)
@@ -521,13 +521,13 @@ def label_push(
     url: UrlOpt = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Create or update the Label Studio project from the codebook; add comments to label next."""
+    """Send the next comments to Label Studio, with predictions."""
     run_label_push(_params(params), n, url)
 
 
 @label_app.command("pull")
 def label_pull(url: UrlOpt = None, params: ParamsOpt = Path("params.yaml")) -> None:
-    """Export answers: append to annotations.jsonl, rewrite labelled.csv, report agreement."""
+    """Fetch labels from Label Studio; update labelled.csv; agreement."""
     for path in run_label_pull(_params(params), url).values():
         typer.echo(path)
 
@@ -559,7 +559,7 @@ def report(
     out_dir: Annotated[Path | None, typer.Option(help="Output folder; default report.out_dir.")] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
-    """Theme counts with intervals, group breakdowns, stance, quotes and "you said, we did"."""
+    """Counts, breakdowns, quotes and the "you said, we did" report."""
     for path in run_report(_params(params), out_dir).values():
         typer.echo(path)
 
@@ -572,7 +572,7 @@ STAGES = {"ingest": run_ingest, "embed": run_embed, "discover": run_discover, "t
 
 @app.command()
 def run(params: ParamsOpt = Path("params.yaml")) -> None:
-    """Run every stage on the configured input (the demo by default) and list what it made."""
+    """Run every stage (on the demo by default); list the outputs."""
     p = _params(params)
     timings, produced = [], []
     for name, stage in STAGES.items():

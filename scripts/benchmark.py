@@ -58,61 +58,38 @@ def fit_predict(texts, E, Y, train_idx, test_idx, seed):
     return clf, P
 
 
+def _curve_point(texts, E, Y, chosen, test_idx, seed, strategy):
+    """Fit on the chosen labels, score the test split; returns the classifier and a table row."""
+    clf, P = fit_predict(texts, E, Y, np.asarray(chosen), test_idx, seed)
+    m = multilabel_metrics(
+        Y[test_idx], (P >= clf.thresholds_).astype(np.int8), list(range(Y.shape[1]))
+    )
+    row = {"labels": len(chosen), "strategy": strategy}
+    row.update(micro_f1=m["micro"]["f1"], macro_f1=m["macro"]["f1"])
+    print(
+        f"  {strategy:<12} n={len(chosen)}: micro {row['micro_f1']:.3f} macro {row['macro_f1']:.3f}",
+        file=sys.stderr,
+    )
+    return clf, row
+
+
 def learning_curve(texts, E, Y, train_idx, test_idx, sizes, seed, theme_vecs):
     """Micro/macro F1 after n labels, chosen at random vs by the tool's own `label next` strategy."""
-    rows = []
-    rng = np.random.default_rng(seed)
-    random_order = rng.permutation(train_idx)
-    for n in sizes:
-        chosen = random_order[:n]
-        clf, P = fit_predict(texts, E, Y, chosen, test_idx, seed)
-        pred = (P >= clf.thresholds_).astype(np.int8)
-        m = multilabel_metrics(Y[test_idx], pred, list(range(Y.shape[1])))
-        rows.append(
-            {
-                "labels": n,
-                "strategy": "random",
-                "micro_f1": m["micro"]["f1"],
-                "macro_f1": m["macro"]["f1"],
-            }
-        )
-        print(
-            f"  random  n={n}: micro {m['micro']['f1']:.3f} macro {m['macro']['f1']:.3f}",
-            file=sys.stderr,
-        )
-    # active: the first batch from zero-shot codebook scores, then model uncertainty + diversity
+    random_order = np.random.default_rng(seed).permutation(train_idx)
+    rows = [_curve_point(texts, E, Y, random_order[:n], test_idx, seed, "random")[1] for n in sizes]
+    # the tool's strategy: the first batch from zero-shot codebook scores, then uncertainty + diversity
     pool = pd.DataFrame({"id": [str(i) for i in train_idx]})
     labelled: list[int] = []
-    probs = zero_shot_scores(E[train_idx], theme_vecs)
-    thresholds = None
+    probs, thresholds = zero_shot_scores(E[train_idx], theme_vecs), None
     for n in sizes:
-        need = n - len(labelled)
-        if need > 0:
+        if n > len(labelled):
+            exclude = [str(i) for i in labelled]
             picks = choose_next(
-                pool,
-                E[train_idx],
-                probs,
-                need,
-                thresholds,
-                exclude_ids=[str(i) for i in labelled],
-                seed=seed,
+                pool, E[train_idx], probs, n - len(labelled), thresholds, exclude, seed=seed
             )
             labelled += [int(train_idx[p]) for p in picks]
-        clf, P = fit_predict(texts, E, Y, np.array(labelled), test_idx, seed)
-        pred = (P >= clf.thresholds_).astype(np.int8)
-        m = multilabel_metrics(Y[test_idx], pred, list(range(Y.shape[1])))
-        rows.append(
-            {
-                "labels": n,
-                "strategy": "model-chosen",
-                "micro_f1": m["micro"]["f1"],
-                "macro_f1": m["macro"]["f1"],
-            }
-        )
-        print(
-            f"  chosen  n={n}: micro {m['micro']['f1']:.3f} macro {m['macro']['f1']:.3f}",
-            file=sys.stderr,
-        )
+        clf, row = _curve_point(texts, E, Y, labelled, test_idx, seed, "model-chosen")
+        rows.append(row)
         probs = clf.predict_proba([texts[i] for i in train_idx], E[train_idx])
         thresholds = clf.thresholds_
     return pd.DataFrame(rows)
