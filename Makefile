@@ -36,3 +36,8 @@ clean:
 
 bench: install
 	$(BIN)/python scripts/benchmark.py
+
+# ingest -> embed -> code -> report on 1k/10k/100k NHS-derived comments (about 15 min): docs/benchmarks.md
+.PHONY: bench-scale
+bench-scale: install
+	$(BIN)/python scripts/benchmark_scale.py $(if $(SIZES),--sizes $(SIZES))

@@ -39,7 +39,10 @@ def _params(path: Path) -> dict[str, Any]:
 
 # --- ingest -------------------------------------------------------------------------------
 
-def run_ingest(params: dict[str, Any], inputs: list[Path] | None = None, out: Path | None = None) -> dict:
+
+def run_ingest(
+    params: dict[str, Any], inputs: list[Path] | None = None, out: Path | None = None
+) -> dict:
     from pipeline.ingest import ingest
     from pipeline.tables import write_table
 
@@ -71,9 +74,16 @@ def run_ingest(params: dict[str, Any], inputs: list[Path] | None = None, out: Pa
 
 @app.command()
 def ingest(
-    inputs: Annotated[list[Path] | None, typer.Argument(help="Export files (.csv/.xlsx/.parquet); default paths.input.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Output parquet; default paths.comments.")] = None,
-    reject_bad_rows: Annotated[bool, typer.Option(help="Set bad rows aside with a reason instead of stopping.")] = False,
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Export files (.csv/.xlsx/.parquet); default paths.input."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output parquet; default paths.comments.")
+    ] = None,
+    reject_bad_rows: Annotated[
+        bool, typer.Option(help="Set bad rows aside with a reason instead of stopping.")
+    ] = False,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Validate and normalise exports; flag non-answers."""
@@ -85,6 +95,7 @@ def ingest(
 
 
 # --- embed --------------------------------------------------------------------------------
+
 
 def run_embed(params: dict[str, Any]) -> dict:
     import pandas as pd
@@ -100,7 +111,9 @@ def run_embed(params: dict[str, Any]) -> dict:
         batch_size=int(cfg.get("batch_size", 64)),
         shard_size=int(cfg.get("shard_size", 2048)),
     )
-    out = write_embeddings(vectors, comments["id"].tolist(), cfg["model"], params["paths"]["embeddings"])
+    out = write_embeddings(
+        vectors, comments["id"].tolist(), cfg["model"], params["paths"]["embeddings"]
+    )
     typer.echo(
         f"embedded {stats['texts']} comments with {cfg['model']}: "
         f"{stats['unique_to_embed']} computed, {stats['cached']} from cache",
@@ -116,6 +129,7 @@ def embed(params: ParamsOpt = Path("params.yaml")) -> None:
 
 
 # --- discover -------------------------------------------------------------------------------
+
 
 def _discovery_paths(params: dict[str, Any]) -> dict[str, Path]:
     out_dir = Path(params.get("discover", {}).get("out_dir") or "data/processed")
@@ -157,7 +171,9 @@ def run_discover(params: dict[str, Any]) -> dict:
         err=True,
     )
     return {
-        "discovery_xlsx": out["xlsx"], "discovery_html": out["html"], "discovery_json": out["json"]
+        "discovery_xlsx": out["xlsx"],
+        "discovery_html": out["html"],
+        "discovery_json": out["json"],
     }
 
 
@@ -197,6 +213,7 @@ def codebook_suggest(
 
 # --- train / code / evaluate ----------------------------------------------------------------
 
+
 def _codebook(params: dict[str, Any], path: Path | None = None):
     from pipeline.codebook import load_codebook
 
@@ -235,7 +252,9 @@ def run_train(
 
 @app.command()
 def train(
-    labelled: Annotated[Path | None, typer.Option(help="Labelled comments (table or Label Studio JSON).")] = None,
+    labelled: Annotated[
+        Path | None, typer.Option(help="Labelled comments (table or Label Studio JSON).")
+    ] = None,
     codebook: Annotated[Path | None, typer.Option(help="Codebook YAML.")] = None,
     out: Annotated[Path | None, typer.Option(help="Model directory to write.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
@@ -293,16 +312,29 @@ def run_code(
 
     model = modeldir.load(model_dir or Path(params["paths"]["model_dir"]), _codebook(params))
     frame = _comments_for_coding(params, comments)
-    vectors = _stage_embeddings(params, frame, model.meta["embedding_model"]) if comments is None else None
+    vectors = (
+        _stage_embeddings(params, frame, model.meta["embedding_model"])
+        if comments is None
+        else None
+    )
     if vectors is None:
         vectors, _ = embed_texts(
-            frame["text"].tolist(), model.meta["embedding_model"], cache_dir=params["paths"]["embedding_cache"]
+            frame["text"].tolist(),
+            model.meta["embedding_model"],
+            cache_dir=params["paths"]["embedding_cache"],
         )
     coded = code_comments(
-        frame, model, vectors, review_margin=float(params["classifier"]["review_margin"]),
+        frame,
+        model,
+        vectors,
+        review_doubt=float(params["classifier"]["review_doubt"]),
         chunk_size=int(params["classifier"].get("chunk_size", 5000)),
     )
-    outs = [out] if out else [Path(params["paths"]["coded"]), Path(params["paths"]["coded"]).with_suffix(".csv")]
+    outs = (
+        [out]
+        if out
+        else [Path(params["paths"]["coded"]), Path(params["paths"]["coded"]).with_suffix(".csv")]
+    )
     for path in outs:
         write_table(coded, path)
     sub = coded[coded["substantive"].astype(bool)] if "substantive" in coded else coded
@@ -312,7 +344,9 @@ def run_code(
         err=True,
     )
     if model.meta["untrained_themes"]:
-        typer.echo(f"not coded (too few labels): {', '.join(model.meta['untrained_themes'])}", err=True)
+        typer.echo(
+            f"not coded (too few labels): {', '.join(model.meta['untrained_themes'])}", err=True
+        )
     return {f"coded{p.suffix}": p for p in outs}
 
 
@@ -348,9 +382,15 @@ def evaluate(
     cb = _codebook(p)
     trained = modeldir.load(model or Path(p["paths"]["model_dir"]), cb)
     if labelled is None:
-        raise typer.BadParameter("--labelled is required: a held-out file the model was not trained on")
+        raise typer.BadParameter(
+            "--labelled is required: a held-out file the model was not trained on"
+        )
     frame = read_labelled(labelled, cb)
-    vectors, _ = embed_texts(frame["text"].tolist(), trained.meta["embedding_model"], cache_dir=p["paths"]["embedding_cache"])
+    vectors, _ = embed_texts(
+        frame["text"].tolist(),
+        trained.meta["embedding_model"],
+        cache_dir=p["paths"]["embedding_cache"],
+    )
     metrics = evaluate_model(trained, frame, vectors)
     text = json.dumps(metrics, indent=2)
     if out:
@@ -360,7 +400,9 @@ def evaluate(
 
 # --- label next ------------------------------------------------------------------------------
 
-label_app = typer.Typer(help="Choose, push and pull comments for labelling in Label Studio.", no_args_is_help=True)
+label_app = typer.Typer(
+    help="Choose, push and pull comments for labelling in Label Studio.", no_args_is_help=True
+)
 app.add_typer(label_app, name="label")
 
 
@@ -390,8 +432,14 @@ def next_to_label(params: dict[str, Any], n: int):
             probs = coded[[f"prob_{t}" for t in model.theme_ids]].to_numpy()
             thresholds = np.asarray(model.meta["thresholds"])
     if probs is None:
+
         def embed(texts):
-            return embed_texts(texts, params["embedding"]["model"], cache_dir=paths["embedding_cache"], progress=False)[0]
+            return embed_texts(
+                texts,
+                params["embedding"]["model"],
+                cache_dir=paths["embedding_cache"],
+                progress=False,
+            )[0]
 
         probs = zero_shot_scores(vectors, theme_vectors(cb, embed))
     chosen = choose_next(comments, vectors, probs, n, thresholds, labelled_ids, seed=params["seed"])
@@ -401,7 +449,9 @@ def next_to_label(params: dict[str, Any], n: int):
 @label_app.command("next")
 def label_next(
     n: Annotated[int, typer.Option("--n", help="How many comments.")] = 50,
-    out: Annotated[Path | None, typer.Option(help="Write the chosen comments to this table.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the chosen comments to this table.")
+    ] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Choose what to label next: least certain, spread out."""
@@ -409,7 +459,11 @@ def label_next(
 
     comments, chosen, _, thresholds = next_to_label(_params(params), n)
     picked = comments.iloc[chosen][["id", "text"]]
-    how = "model uncertainty" if thresholds is not None else "zero-shot codebook scores (no model yet)"
+    how = (
+        "model uncertainty"
+        if thresholds is not None
+        else "zero-shot codebook scores (no model yet)"
+    )
     typer.echo(f"{len(picked)} comments chosen by {how}", err=True)
     if out:
         write_table(picked, out)
@@ -447,7 +501,9 @@ def run_label_push(params: dict[str, Any], n: int | None = None, url: str | None
     cb = _codebook(params)
     client = _label_client(params, url)
     if not Path(paths["comments"]).exists():
-        raise YousaidError(f"{paths['comments']}: no comments table yet; run `yousaid ingest` first")
+        raise YousaidError(
+            f"{paths['comments']}: no comments table yet; run `yousaid ingest` first"
+        )
     comments = pd.read_parquet(paths["comments"])
     metadata = ls.metadata_columns(comments, cfg["metadata"])
     config = ls.label_config(cb, metadata)
@@ -482,8 +538,11 @@ def run_label_push(params: dict[str, Any], n: int | None = None, url: str | None
         f"{len(existing)} already there, {preds} ({result.seconds:.1f} s)",
         err=True,
     )
-    return {"project_id": project.id, "tasks_created": result.tasks_created,
-            "predictions": result.predictions_imported}
+    return {
+        "project_id": project.id,
+        "tasks_created": result.tasks_created,
+        "predictions": result.predictions_imported,
+    }
 
 
 def run_label_pull(params: dict[str, Any], url: str | None = None) -> dict:
@@ -534,6 +593,7 @@ def label_pull(url: UrlOpt = None, params: ParamsOpt = Path("params.yaml")) -> N
 
 # --- report -------------------------------------------------------------------------------
 
+
 def run_report(params: dict[str, Any], out_dir: Path | None = None) -> dict:
     from pipeline.report import build_report
 
@@ -556,7 +616,9 @@ def run_report(params: dict[str, Any], out_dir: Path | None = None) -> dict:
 
 @app.command()
 def report(
-    out_dir: Annotated[Path | None, typer.Option(help="Output folder; default report.out_dir.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Output folder; default report.out_dir.")
+    ] = None,
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Counts, breakdowns, quotes and the "you said, we did" report."""
@@ -566,8 +628,14 @@ def report(
 
 # --- run ----------------------------------------------------------------------------------
 
-STAGES = {"ingest": run_ingest, "embed": run_embed, "discover": run_discover, "train": run_train, "code": run_code,
-          "report": run_report}
+STAGES = {
+    "ingest": run_ingest,
+    "embed": run_embed,
+    "discover": run_discover,
+    "train": run_train,
+    "code": run_code,
+    "report": run_report,
+}
 
 
 @app.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def _digest(frame: pd.DataFrame) -> str:
-    blob = "\n".join(f"{i}\t{t}\t{lab}" for i, t, lab in zip(frame["id"], frame["text"], frame["labels"], strict=True))
+    blob = "\n".join(
+        f"{i}\t{t}\t{lab}"
+        for i, t, lab in zip(frame["id"], frame["text"], frame["labels"], strict=True)
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -49,7 +53,9 @@ def train(
     metrics = multilabel_metrics(Y, oof_pred, theme_ids)
     untrained = [t for t, ok in zip(theme_ids, clf.trained_, strict=True) if not ok]
     meta = {
-        "model_version": modeldir.model_version(_digest(frame), {"seed": seed, **settings, "embedding": embedding_model}, codebook),
+        "model_version": modeldir.model_version(
+            _digest(frame), {"seed": seed, **settings, "embedding": embedding_model}, codebook
+        ),
         "theme_ids": theme_ids,
         "thresholds": [float(t) for t in clf.thresholds_],
         "untrained_themes": untrained,
@@ -63,18 +69,24 @@ def train(
         "cv_folds": clf.cv_folds_,
         "seed": seed,
     }
-    metrics.update({
-        "n_labelled": meta["n_labelled"],
-        "model_version": meta["model_version"],
-        "cv_folds": clf.cv_folds_,
-        "untrained_themes": untrained,
-    })
+    metrics.update(
+        {
+            "n_labelled": meta["n_labelled"],
+            "model_version": meta["model_version"],
+            "cv_folds": clf.cv_folds_,
+            "untrained_themes": untrained,
+        }
+    )
     modeldir.save(model_dir, clf, meta, metrics, modeldir.model_card(meta, metrics, codebook))
     return metrics
 
 
 def predict_in_chunks(
-    estimator, texts: list[str], embeddings: np.ndarray, rows: np.ndarray, chunk_size: int = 5000,
+    estimator,
+    texts: list[str],
+    embeddings: np.ndarray,
+    rows: np.ndarray,
+    chunk_size: int = 5000,
     progress: bool = True,
 ) -> np.ndarray:
     """predict_proba for `rows` of texts/embeddings, `chunk_size` rows at a time.
@@ -105,11 +117,17 @@ def code(
     comments: pd.DataFrame,
     model: modeldir.TrainedModel,
     embeddings: np.ndarray,
-    review_margin: float = 0.15,
+    review_doubt: float = 0.3,
     chunk_size: int = 5000,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Every row out, in order: input columns + labels, prob_/code_ per theme, needs_review."""
+    """Every row out, in order: input columns + labels, prob_/code_ per theme, needs_review.
+
+    A comment needs review when one of its theme decisions is likely enough to be wrong: the
+    calibrated probability of the theme when it was not coded, or of its absence when it was, is at
+    least `review_doubt`. Unlike "a probability near its threshold", this does not flag every comment
+    of a 36-theme codebook (some threshold is always near).
+    """
     if "text" not in comments.columns:
         raise InputError("comments", "required column 'text' is missing", column="text")
     theme_ids = model.theme_ids
@@ -127,7 +145,8 @@ def code(
     codes = (P >= thresholds).astype(np.int8)
     codes[~substantive] = 0
     trained = np.array([t not in model.meta["untrained_themes"] for t in theme_ids])
-    near = (np.abs(P - thresholds) < review_margin) & trained
+    doubt = np.where(codes == 1, 1 - P, P)[:, trained]
+    doubtful = doubt.max(axis=1) >= review_doubt if doubt.shape[1] else np.zeros(len(P), bool)
     names = np.array(theme_ids, dtype=object)
     # one "|".join per distinct code pattern, not per comment: a handful of patterns cover 100k rows
     labels = np.array([], dtype=object)
@@ -140,7 +159,7 @@ def code(
         columns[f"prob_{tid}"] = np.round(P[:, j], 4)
     for j, tid in enumerate(theme_ids):
         columns[f"code_{tid}"] = codes[:, j]
-    columns["needs_review"] = (near.any(axis=1) & substantive).astype(np.int8)
+    columns["needs_review"] = (doubtful & substantive).astype(np.int8)
     columns["model_version"] = model.version
     if any(c in comments.columns for c in columns):  # recoding a coded table: replace in place
         out = comments.copy()
@@ -148,6 +167,35 @@ def code(
             out[name] = values
         return out
     return pd.concat([comments, pd.DataFrame(columns, index=comments.index)], axis=1)
+
+
+@lru_cache(maxsize=2)
+def _model_once(model_dir: str) -> modeldir.TrainedModel:
+    return modeldir.load(model_dir)
+
+
+def code_partition(
+    frame: pd.DataFrame,
+    model_dir: str,
+    cache_dir: str | None = None,
+    review_doubt: float = 0.3,
+) -> pd.DataFrame:
+    """Embed and code one partition of the comments table: the unit a distributed engine maps.
+
+    Pure per row, so `concat(code_partition(p) for p in partitions)` equals coding the whole table;
+    the model is loaded once per worker process. For Dask:
+    `dd.read_parquet(...).map_partitions(code_partition, model_dir, cache_dir)`; for Ray Data:
+    `read_parquet(...).map_batches(code_partition, batch_format="pandas", fn_kwargs=...)`
+    (docs/scaling.md).
+    """
+    model = _model_once(str(model_dir))
+    vectors, _ = embed_texts(
+        frame["text"].fillna("").astype(str).tolist(),
+        model.meta["embedding_model"],
+        cache_dir=cache_dir,
+        progress=False,
+    )
+    return code(frame, model, vectors, review_doubt=review_doubt, progress=False)
 
 
 def evaluate(model: modeldir.TrainedModel, frame: pd.DataFrame, embeddings: np.ndarray) -> dict:

@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
         "model_dir": "models/demo",
         "coded": "data/processed/coded.parquet",
     },
-    "classifier": {"cv": 4, "min_positives": 3, "review_margin": 0.15, "chunk_size": 5000},
+    "classifier": {"cv": 4, "min_positives": 3, "review_doubt": 0.3, "chunk_size": 5000},
     "label": {
         # Label Studio server; LABEL_STUDIO_URL overrides. The token is never a parameter: it comes
         # from LABEL_STUDIO_API_KEY / LABEL_STUDIO_USER_TOKEN or ~/.config/yousaid/label-studio.env
@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
         "agreement": "labels/agreement.csv",
         "disagreements": "labels/disagreements.csv",
     },
-    "embedding": {"model": "all-MiniLM-L6-v2", "batch_size": 64, "shard_size": 2048},
+    "embedding": {"model": "all-MiniLM-L6-v2", "batch_size": 64, "shard_size": 2048, "fast": False},
     "discover": {"out_dir": "data/processed"},  # the rest: pipeline.discover.DiscoverSettings
     # the rest of `report` (group_by, min_base, n_quotes, ...): pipeline.report.DEFAULTS
     "report": {
@@ -65,15 +65,28 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# pipeline.embed.FAST_MODEL, named here so that reading params does not import the embedding stack
+FAST_EMBEDDING = "all-MiniLM-L6-v2-static"
+
+
+def _apply_fast(params: dict[str, Any]) -> dict[str, Any]:
+    """`embedding.fast: true` swaps in the static model (or the model it names) for every stage."""
+    emb = params.get("embedding") or {}
+    fast = emb.get("fast")
+    if fast:
+        emb["model"] = fast if isinstance(fast, str) else FAST_EMBEDDING
+    return params
+
+
 def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
     """Read params.yaml if present; a missing file means the defaults (useful outside the repo)."""
     path = Path(path)
     if not path.exists():
-        return copy.deepcopy(DEFAULTS)
+        return _apply_fast(copy.deepcopy(DEFAULTS))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise YousaidError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise YousaidError(f"{path}: expected a mapping at the top level")
-    return _merge(DEFAULTS, data)
+    return _apply_fast(_merge(DEFAULTS, data))

@@ -302,7 +302,9 @@ def discover(
 
     log.info(
         "discovering topics in %d substantive comments (%d different texts, seed %d)",
-        n, len(unique_pos), seed,
+        n,
+        len(unique_pos),
+        seed,
     )
     unique_texts = [texts[i] for i in unique_pos]
     before_u, after_u, model = fit_topics(

@@ -216,9 +216,7 @@ def render_html(result: Discovery, codebook: Codebook) -> str:
         f"{s['candidate_min_size']} comments</li>",
         f"<li>Codebook themes found: {len(s['themes_recovered'])} of "
         f"{len(s['themes_recovered']) + len(s['themes_not_found'])}"
-        + (
-            f"; not found: {_e(', '.join(s['themes_not_found']))}" if s["themes_not_found"] else ""
-        )
+        + (f"; not found: {_e(', '.join(s['themes_not_found']))}" if s["themes_not_found"] else "")
         + "</li>",
         f"<li>Outliers (no topic): {s['outlier_share_before_reduction']:.1%} after clustering, "
         f"{s['outlier_share']:.1%} after reassigning close ones</li>",

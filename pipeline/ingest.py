@@ -59,6 +59,7 @@ def _map_columns(
     raw: pd.DataFrame, path: Path, columns: Mapping[str, str], header_row: int = 1
 ) -> pd.DataFrame:
     """Rename export headers to contract names; headers match case- and space-insensitively."""
+
     def key(name: str) -> str:
         return re.sub(r"\s+", " ", str(name)).strip().lower()
 
@@ -80,7 +81,8 @@ def _map_columns(
     frame = raw.rename(columns=renames)
     # Contract names match loosely too ("ID", " Text ")
     loose = {
-        c: key(c) for c in frame.columns
+        c: key(c)
+        for c in frame.columns
         if key(c) in REQUIRED + ("weight",) and c not in renames.values()
     }
     frame = frame.rename(columns=loose)
@@ -161,7 +163,8 @@ def read_comments(
         column, reason = bad[pos]
         more = (
             f" ({len(bad) - 1} more bad rows; set ingest.on_bad_rows: reject to set them aside)"
-            if len(bad) > 1 else ""
+            if len(bad) > 1
+            else ""
         )
         raise InputError(str(path), reason + more, row=raw.rows[pos], column=column)
 

@@ -144,8 +144,10 @@ def _header_names(path: Path, header: list, row: int = 1) -> list[str]:
     for i, name in enumerate(names):
         if name and name in seen:
             raise InputError(
-                str(path), f"column name repeated (columns {seen[name] + 1} and {i + 1})",
-                row=row, column=name,
+                str(path),
+                f"column name repeated (columns {seen[name] + 1} and {i + 1})",
+                row=row,
+                column=name,
             )
         seen[name] = i
     return [name or f"unnamed_{i + 1}" for i, name in enumerate(names)]
@@ -201,7 +203,8 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
     frame = pd.DataFrame(records, columns=_header_names(path, names, header_at + 1), dtype=str)
     # Columns with no header and nothing in them are formatting, not data
     empty = [
-        col for col, name in zip(frame.columns, names, strict=True)
+        col
+        for col, name in zip(frame.columns, names, strict=True)
         if not name.strip() and not frame[col].str.strip().any()
     ]
     return RawTable(frame.drop(columns=empty), rows, None, header_at + 1)

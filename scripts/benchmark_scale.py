@@ -56,8 +56,20 @@ _CLAUSES = [
 ]
 _FILL = {
     "day": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-    "month": ["January", "February", "March", "April", "May", "June", "July", "August",
-              "September", "October", "November", "December"],
+    "month": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
     "part": ["morning", "afternoon", "evening", "night"],
     "who": ["mum", "dad", "son", "daughter", "husband", "wife", "partner", "friend", "carer"],
     "nth": ["first", "second", "third", "fourth", "fifth"],
@@ -70,9 +82,12 @@ _FILL = {
 
 # --- building inputs --------------------------------------------------------------------------
 
+
 def _clause(rng: np.random.Generator) -> str:
     template = _CLAUSES[rng.integers(len(_CLAUSES))]
-    return re.sub(r"\{(\w+)\}", lambda m: _FILL[m.group(1)][rng.integers(len(_FILL[m.group(1)]))], template)
+    return re.sub(
+        r"\{(\w+)\}", lambda m: _FILL[m.group(1)][rng.integers(len(_FILL[m.group(1)]))], template
+    )
 
 
 def _typo(words: list[str], rng: np.random.Generator) -> list[str]:
@@ -128,17 +143,20 @@ def build_input(source: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
             candidate = perturb(candidate if tries > 3 else text, rng)
         seen.add(candidate)
         out.append(candidate)
-    return pd.DataFrame({
-        "id": [f"c{n}-{i:06d}" for i in range(n)],
-        "text": out,
-        "question": rows["question"].to_numpy(),
-        "trust": rows["trust"].to_numpy(),
-        "service": rows["service"].astype(str).str.strip().to_numpy(),
-        "fft_score": rows["fft_score"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"c{n}-{i:06d}" for i in range(n)],
+            "text": out,
+            "question": rows["question"].to_numpy(),
+            "trust": rows["trust"].to_numpy(),
+            "service": rows["service"].astype(str).str.strip().to_numpy(),
+            "fft_score": rows["fft_score"].to_numpy(),
+        }
+    )
 
 
 # --- running stages ---------------------------------------------------------------------------
+
 
 def _tree_rss(proc: psutil.Process) -> int:
     total = 0
@@ -156,8 +174,12 @@ def _tree_rss(proc: psutil.Process) -> int:
 
 def run_measured(cmd: list[str], log_path: Path, interval: float = 0.1) -> dict:
     """Run `cmd`; wall seconds, peak RSS of its process tree (polled), exit code."""
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1"),
-           "HF_HUB_OFFLINE": "1", "TQDM_MININTERVAL": "5"}
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1"),
+        "HF_HUB_OFFLINE": "1",
+        "TQDM_MININTERVAL": "5",
+    }
     with open(log_path, "wb") as log:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -170,9 +192,10 @@ def run_measured(cmd: list[str], log_path: Path, interval: float = 0.1) -> dict:
     return {"seconds": seconds, "peak_rss_mib": peak / 2**20, "rc": proc.returncode}
 
 
-def stage_params(work: Path, data: Path, model_dir: Path) -> dict:
+def stage_params(work: Path, data: Path, model_dir: Path, fast: bool = False) -> dict:
     return {
         "seed": 42,
+        "embedding": {"fast": fast},
         "paths": {
             "input": str(work / "comments.csv"),
             "codebook": str(data / "codebook.yaml"),
@@ -194,15 +217,15 @@ def stage_params(work: Path, data: Path, model_dir: Path) -> dict:
     }
 
 
-def train_model(data: Path, work: Path, n_labels: int, seed: int) -> Path:
+def train_model(data: Path, work: Path, n_labels: int, seed: int, fast: bool = False) -> Path:
     """A model on `n_labels` NHS hand labels, trained once (embeddings from the repo's cache)."""
     frame = pd.read_csv(data / "comments.csv")
     frame = frame[frame["non_substantive"] == 0]
     frame = frame.sample(n=min(n_labels, len(frame)), random_state=seed)
     labels_path = work / "train_labels.csv"
     frame[["id", "text", "labels"]].to_csv(labels_path, index=False)
-    model_dir = work / "model"
-    params = stage_params(work, data, model_dir)
+    model_dir = work / ("model-fast" if fast else "model")
+    params = stage_params(work, data, model_dir, fast)
     params["paths"]["embedding_cache"] = str(ROOT / ".cache" / "embeddings")
     params_path = work / "train_params.yaml"
     params_path.write_text(yaml.safe_dump(params), encoding="utf-8")
@@ -218,8 +241,16 @@ def _last_lines(path: Path, n: int = 5) -> str:
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
 
 
-def run_size(n: int, source: pd.DataFrame, data: Path, model_dir: Path, root: Path, seed: int) -> dict:
-    work = root / f"n{n}"
+def run_size(
+    n: int,
+    source: pd.DataFrame,
+    data: Path,
+    model_dir: Path,
+    root: Path,
+    seed: int,
+    fast: bool = False,
+) -> dict:
+    work = root / (f"n{n}-fast" if fast else f"n{n}")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     t0 = time.perf_counter()
@@ -228,7 +259,9 @@ def run_size(n: int, source: pd.DataFrame, data: Path, model_dir: Path, root: Pa
     build_s = time.perf_counter() - t0
     unique = frame["text"].nunique()
     params_path = work / "params.yaml"
-    params_path.write_text(yaml.safe_dump(stage_params(work, data, model_dir)), encoding="utf-8")
+    params_path.write_text(
+        yaml.safe_dump(stage_params(work, data, model_dir, fast)), encoding="utf-8"
+    )
     load_before = os.getloadavg()[0]
     stages = {}
     for stage in STAGES:
@@ -239,10 +272,16 @@ def run_size(n: int, source: pd.DataFrame, data: Path, model_dir: Path, root: Pa
             raise SystemExit(f"{stage} failed on {n} comments:\n{_last_lines(log_path, 20)}")
         result["per_s"] = n / result["seconds"]
         stages[stage] = result
-        print(f"  {n:>7} {stage:<7} {result['seconds']:8.1f} s {result['per_s']:9.0f}/s "
-              f"{result['peak_rss_mib']:7.0f} MiB (load {result['load']:.1f})", file=sys.stderr)
-    substantive = int(pd.read_parquet(work / "interim" / "comments.parquet", columns=["substantive"])
-                      ["substantive"].sum())
+        print(
+            f"  {n:>7} {stage:<7} {result['seconds']:8.1f} s {result['per_s']:9.0f}/s "
+            f"{result['peak_rss_mib']:7.0f} MiB (load {result['load']:.1f})",
+            file=sys.stderr,
+        )
+    substantive = int(
+        pd.read_parquet(work / "interim" / "comments.parquet", columns=["substantive"])[
+            "substantive"
+        ].sum()
+    )
     return {
         "comments": n,
         "unique_texts": int(unique),
@@ -257,7 +296,8 @@ def run_size(n: int, source: pd.DataFrame, data: Path, model_dir: Path, root: Pa
 
 # --- reporting ---------------------------------------------------------------------------------
 
-def plot(results: dict[str, dict], path: Path) -> None:
+
+def plot(results: dict[str, dict], path: Path, fast: dict[str, dict] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -266,17 +306,45 @@ def plot(results: dict[str, dict], path: Path) -> None:
     sizes = sorted(int(k) for k in results)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for stage in (*STAGES, "total"):
-        secs = [results[str(n)]["total_seconds"] if stage == "total" else
-                results[str(n)]["stages"][stage]["seconds"] for n in sizes]
-        rss = [results[str(n)]["peak_rss_mib"] if stage == "total" else
-               results[str(n)]["stages"][stage]["peak_rss_mib"] for n in sizes]
+        secs = [
+            results[str(n)]["total_seconds"]
+            if stage == "total"
+            else results[str(n)]["stages"][stage]["seconds"]
+            for n in sizes
+        ]
+        rss = [
+            results[str(n)]["peak_rss_mib"]
+            if stage == "total"
+            else results[str(n)]["stages"][stage]["peak_rss_mib"]
+            for n in sizes
+        ]
         style = {"lw": 2.5, "color": "black"} if stage == "total" else {}
         axes[0].plot(sizes, secs, marker="o", label=stage, **style)
-        axes[1].plot(sizes, rss, marker="o", label="max of stages" if stage == "total" else stage, **style)
-    if len(sizes) > 1:
+        axes[1].plot(
+            sizes, rss, marker="o", label="max of stages" if stage == "total" else stage, **style
+        )
+    if fast:
+        fs = sorted(int(k) for k in fast)
+        axes[0].plot(
+            fs,
+            [fast[str(n)]["total_seconds"] for n in fs],
+            marker="s",
+            ls="--",
+            color="grey",
+            label="total, embedding.fast",
+        )
+        axes[1].plot(
+            fs,
+            [fast[str(n)]["peak_rss_mib"] for n in fs],
+            marker="s",
+            ls="--",
+            color="grey",
+            label="max, embedding.fast",
+        )
+    if len(sizes) > 1:  # through the largest run: smaller runs above it are paying fixed costs
         ref = np.array(sizes, dtype=float)
-        base = results[str(sizes[0])]["total_seconds"]
-        axes[0].plot(ref, base * ref / ref[0], ls=":", color="grey", label="linear")
+        top = results[str(sizes[-1])]["total_seconds"]
+        axes[0].plot(ref, top * ref / ref[-1], ls=":", color="black", lw=1, label="linear")
     axes[0].set_ylabel("wall seconds")
     axes[1].set_ylabel("peak RSS (MiB, process tree)")
     axes[1].axhline(2048, ls="--", color="red", lw=1, label="2 GiB target")
@@ -311,19 +379,46 @@ def section(results: dict[str, dict], meta: dict) -> str:
         r = results[str(n)]
         for stage in STAGES:
             s = r["stages"][stage]
-            lines.append(f"| {n:,} | {stage} | {s['seconds']:.1f} | {s['per_s']:,.0f} | "
-                         f"{s['peak_rss_mib']:,.0f} | {s['load']:.1f} |")
-        lines.append(f"| {n:,} | **total** | **{r['total_seconds']:.1f}** | "
-                     f"**{n / r['total_seconds']:,.0f}** | **{r['peak_rss_mib']:,.0f}** | "
-                     f"{r['load_before']:.1f} before |")
+            lines.append(
+                f"| {n:,} | {stage} | {s['seconds']:.1f} | {s['per_s']:,.0f} | "
+                f"{s['peak_rss_mib']:,.0f} | {s['load']:.1f} |"
+            )
+        lines.append(
+            f"| {n:,} | **total** | **{r['total_seconds']:.1f}** | "
+            f"**{n / r['total_seconds']:,.0f}** | **{r['peak_rss_mib']:,.0f}** | "
+            f"{r['load_before']:.1f} before |"
+        )
     lines += ["", "![scale](scale.png)", ""]
+    fast = meta.get("fast_results") or {}
+    if fast:
+        lines += [
+            f"Fast path (`embedding.fast: true`: {meta.get('fast_model', 'static')}, a model trained "
+            "the same way on its own embeddings), same inputs and empty cache; the first run on a "
+            "machine also distils the static model once (25 to 40 s, not counted here):",
+            "",
+            "| comments | ingest s | embed s | code s | report s | total s | comments/s | peak RSS (MiB) | load |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for n in sorted(int(k) for k in fast):
+            r = fast[str(n)]
+            cells = " | ".join(f"{r['stages'][s]['seconds']:.1f}" for s in STAGES)
+            lines.append(
+                f"| {n:,} | {cells} | **{r['total_seconds']:.1f}** | "
+                f"{n / r['total_seconds']:,.0f} | {r['peak_rss_mib']:,.0f} | {r['load_before']:.1f} |"
+            )
+        lines.append("")
     if len(sizes) > 1:
-        lines += ["Growth from each size to the next (x10 comments; 10 = linear):", "",
-                  "| from -> to | " + " | ".join(STAGES) + " | total |",
-                  "|---|" + "---:|" * (len(STAGES) + 1)]
+        lines += [
+            "Growth from each size to the next (x10 comments; 10 = linear):",
+            "",
+            "| from -> to | " + " | ".join(STAGES) + " | total |",
+            "|---|" + "---:|" * (len(STAGES) + 1),
+        ]
         for a, b in zip(sizes, sizes[1:], strict=False):
             ra, rb = results[str(a)], results[str(b)]
-            cells = [f"{rb['stages'][s]['seconds'] / ra['stages'][s]['seconds']:.1f}" for s in STAGES]
+            cells = [
+                f"{rb['stages'][s]['seconds'] / ra['stages'][s]['seconds']:.1f}" for s in STAGES
+            ]
             cells.append(f"{rb['total_seconds'] / ra['total_seconds']:.1f}")
             lines.append(f"| {a:,} -> {b:,} (x{b / a:g}) | " + " | ".join(cells) + " |")
         lines.append("")
@@ -340,21 +435,33 @@ def write_section(doc: Path, body: str) -> None:
         text = before + block + rest.split(MARK_END, 1)[1]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    with tempfile.NamedTemporaryFile("w", dir=doc.parent, delete=False, suffix=".tmp", encoding="utf-8") as fh:
+    with tempfile.NamedTemporaryFile(
+        "w", dir=doc.parent, delete=False, suffix=".tmp", encoding="utf-8"
+    ) as fh:
         fh.write(text)
     os.replace(fh.name, doc)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated comment counts")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "benchmarks" / "nhs_fft")
+    parser.add_argument(
+        "--sizes", default="1000,10000,100000", help="comma-separated comment counts"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=ROOT.parent / "shared" / "benchmarks" / "nhs_fft"
+    )
     parser.add_argument("--work", type=Path, default=None, help="keep inputs and outputs here")
     parser.add_argument("--labels", type=int, default=2000, help="NHS hand labels to train on")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     parser.add_argument("--notes", type=Path, default=None, help="markdown appended to the section")
     parser.add_argument("--no-write", action="store_true", help="print results; leave docs alone")
+    parser.add_argument("--fast", action="store_true", help="embedding.fast: true (static model)")
+    parser.add_argument(
+        "--redraw",
+        action="store_true",
+        help="run nothing: rewrite plot and section from docs/scale.json (and --notes)",
+    )
     args = parser.parse_args()
     if not (args.data / "comments.csv").exists():
         print(f"benchmark data not found at {args.data}: skipping", file=sys.stderr)
@@ -363,32 +470,57 @@ def main() -> int:
         print(f"{YOUSAID} not found: run `make install` first", file=sys.stderr)
         return 1
     sizes = [int(float(s)) for s in args.sizes.split(",") if s.strip()]
+    if args.redraw:
+        stored = json.loads((args.docs / "scale.json").read_text())
+        meta = {**stored["meta"], "fast_results": stored.get("fast_results", {})}
+        if args.notes:
+            meta["notes"] = args.notes.read_text(encoding="utf-8")
+            stored["meta"]["notes"] = meta["notes"]
+            (args.docs / "scale.json").write_text(
+                json.dumps(stored, indent=1) + "\n", encoding="utf-8"
+            )
+        plot(stored["results"], args.docs / "scale.png", stored.get("fast_results"))
+        write_section(args.docs / "benchmarks.md", section(stored["results"], meta))
+        return 0
     root = args.work or Path(tempfile.mkdtemp(prefix="yousaid-scale-"))
     root.mkdir(parents=True, exist_ok=True)
     source = pd.read_csv(args.data / "comments.csv")
-    model_dir = train_model(args.data, root, args.labels, args.seed)
+    model_dir = train_model(args.data, root, args.labels, args.seed, args.fast)
     model = json.loads((model_dir / "meta.json").read_text())["embedding_model"]
 
     json_path = args.docs / "scale.json"
     stored = json.loads(json_path.read_text()) if json_path.exists() else {}
-    results = dict(stored.get("results", {}))
+    key = "fast_results" if args.fast else "results"
+    results = {k: dict(stored.get(k, {})) for k in ("results", "fast_results")}
     for n in sizes:
         print(f"{n} comments (load {os.getloadavg()[0]:.1f}):", file=sys.stderr)
-        results[str(n)] = run_size(n, source, args.data, model_dir, root, args.seed)
+        results[key][str(n)] = run_size(n, source, args.data, model_dir, root, args.seed, args.fast)
+    fast_model = (stored.get("meta") or {}).get("fast_model")
+    if args.fast:
+        fast_model = model
+        model = (stored.get("meta") or {}).get("model", "all-MiniLM-L6-v2")
     meta = {
         "n_labels": args.labels,
         "model": model,
         "machine": f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
-                   f"{platform.system()} {platform.machine()}",
-        "notes": args.notes.read_text(encoding="utf-8") if args.notes else stored.get("meta", {}).get("notes", ""),
+        f"{platform.system()} {platform.machine()}",
+        "notes": args.notes.read_text(encoding="utf-8")
+        if args.notes
+        else stored.get("meta", {}).get("notes", ""),
+        "fast_model": fast_model,
+        "fast_results": results["fast_results"],
     }
-    print(json.dumps({str(n): results[str(n)] for n in sizes}, indent=1))
+    print(json.dumps({str(n): results[key][str(n)] for n in sizes}, indent=1))
     if args.no_write:
         return 0
     args.docs.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps({"meta": meta, "results": results}, indent=1) + "\n", encoding="utf-8")
-    plot(results, args.docs / "scale.png")
-    write_section(args.docs / "benchmarks.md", section(results, meta))
+    stored_meta = {k: v for k, v in meta.items() if k != "fast_results"}
+    json_path.write_text(
+        json.dumps({"meta": stored_meta, **results}, indent=1) + "\n", encoding="utf-8"
+    )
+    if results["results"]:
+        plot(results["results"], args.docs / "scale.png", results["fast_results"])
+        write_section(args.docs / "benchmarks.md", section(results["results"], meta))
     if args.work is None:
         shutil.rmtree(root, ignore_errors=True)
     print(args.docs / "benchmarks.md", file=sys.stderr)

@@ -61,6 +61,13 @@ def test_coded_output_contract(demo_run, codebook):
         expected = [t for t in codebook.ids if getattr(row, f"code_{t}") == 1]
         assert row.labels.split("|") == expected if expected else row.labels == ""
     assert coded["model_version"].nunique() == 1
+    # review flag: some theme decision at least 30% likely to be wrong (calibrated), never all rows
+    sub = coded[coded["substantive"]]
+    P = sub[[f"prob_{t}" for t in codebook.ids]].to_numpy()
+    C = sub[[f"code_{t}" for t in codebook.ids]].to_numpy()
+    doubt = np.where(C == 1, 1 - P, P).max(axis=1)
+    assert ((doubt >= 0.3) == sub["needs_review"].astype(bool)).all()
+    assert 0.05 < sub["needs_review"].mean() < 0.5
     # the held-out demo comments are coded about as well as the cross-validation said
     gold = pd.read_csv(ROOT / "data" / "demo" / "gold.csv", keep_default_na=False)
     labelled_ids = set(read_labelled(demo_run["labelled"], codebook)["id"])

@@ -255,10 +255,17 @@ def test_too_few_comments_is_a_clear_error(embedding_model):
 
 def test_keywords_are_lemmas_without_stop_words():
     assert lemmatise("The stations were CLOSED and we need more Bobbies!") == [
-        "station", "close", "bobby"
+        "station",
+        "close",
+        "bobby",
     ]
     assert lemmatise("Weed smell, fly-tipping; the Met police") == [
-        "weed", "smell", "fly", "tip", "met", "police"
+        "weed",
+        "smell",
+        "fly",
+        "tip",
+        "met",
+        "police",
     ]
     vectorizer = keyword_vectorizer(extra_stop_words=["smell"])
     vectorizer.fit(["weed smell everywhere", "knives and knife crime"])
@@ -279,20 +286,53 @@ def test_html_and_excel_neutralise_hostile_text(tmp_path):
     codebook = load_codebook(ROOT / "labels" / "codebook.yaml")
     hostile = "<script>alert('x')</script> & =HYPERLINK(\"http://evil\")"
     topics = pd.DataFrame(
-        [{"topic": 0, "label": "<b>dogs</b>", "size": 1, "share": 1.0, "theme_id": NEW,
-          "matched_by": "none", "nearest_theme": "drugs", "nearest_theme_share": 0.2,
-          "zeroshot_share": 0.0, "keywords": "dog, <i>bite</i>", "representative_ids": "=1+1"}]
+        [
+            {
+                "topic": 0,
+                "label": "<b>dogs</b>",
+                "size": 1,
+                "share": 1.0,
+                "theme_id": NEW,
+                "matched_by": "none",
+                "nearest_theme": "drugs",
+                "nearest_theme_share": 0.2,
+                "zeroshot_share": 0.0,
+                "keywords": "dog, <i>bite</i>",
+                "representative_ids": "=1+1",
+            }
+        ]
     )
     examples = pd.DataFrame([{"topic": 0, "rank": 1, "id": "=1+1", "text": hostile}])
     candidates = topics.assign(suggested_id="dog", suggested_name="<dogs>", cohesion=0.5)[
-        ["topic", "suggested_id", "suggested_name", "size", "share", "keywords", "nearest_theme",
-         "nearest_theme_share", "cohesion", "representative_ids"]
+        [
+            "topic",
+            "suggested_id",
+            "suggested_name",
+            "size",
+            "share",
+            "keywords",
+            "nearest_theme",
+            "nearest_theme_share",
+            "cohesion",
+            "representative_ids",
+        ]
     ]
     assignments = pd.DataFrame({"id": ["=1+1"], "topic": [0], "text": ["=SUM(A1:A9)"]})
-    summary = {"comments": 1, "excluded_non_substantive": 0, "topics": 1, "codebook_topics": 0,
-               "new_topics": 1, "candidates": 1, "themes_recovered": [], "themes_not_found": ["x"],
-               "outlier_share_before_reduction": 0.0, "outlier_share": 0.0, "seed": 1,
-               "min_topic_size": 8, "candidate_min_size": 8}
+    summary = {
+        "comments": 1,
+        "excluded_non_substantive": 0,
+        "topics": 1,
+        "codebook_topics": 0,
+        "new_topics": 1,
+        "candidates": 1,
+        "themes_recovered": [],
+        "themes_not_found": ["x"],
+        "outlier_share_before_reduction": 0.0,
+        "outlier_share": 0.0,
+        "seed": 1,
+        "min_topic_size": 8,
+        "candidate_min_size": 8,
+    }
     result = Discovery(topics, examples, assignments, candidates, summary)
     html = report.render_html(result, codebook)
     assert "<script>" not in html and "&lt;script&gt;" in html

@@ -102,7 +102,7 @@ def _notes(
         "and redacted of names, emails, phone numbers, postcodes, addresses and vehicle "
         "registrations by offline rules. Analysts pin or ban quotes in labels/quotes.yaml.",
         f"Classifier version: {s['model_version']}. {s['needs_review']:,} model-coded "
-        "comments are flagged for review (a probability near its threshold).",
+        "comments are flagged for review (a theme decision likely to be wrong, classifier.review_doubt).",
     ]
     if skipped:
         notes.append(f"Grouping columns not in the data, skipped: {', '.join(skipped)}.")
@@ -230,19 +230,15 @@ def build_report(
 
         book = load_codebook(codebook)
         frame = read_coded(coded, book)
-        data = assemble(
-            frame,
-            book,
-            labelled=read_hand_labels(labelled, book),
-            metrics=read_metrics(metrics),
-            embeddings=load_embeddings(embeddings, frame["id"].tolist()),
-            rules=read_quote_rules(quotes, book),
-            responses=read_responses(responses, book),
-            cfg=cfg,
-            seed=seed,
-            progress=done,
-        )
-        done("read, counted, quoted")
+        inputs = {
+            "labelled": read_hand_labels(labelled, book),
+            "metrics": read_metrics(metrics),
+            "embeddings": load_embeddings(embeddings, frame["id"].tolist()),
+            "rules": read_quote_rules(quotes, book),
+            "responses": read_responses(responses, book),
+        }
+        done("read")
+        data = assemble(frame, book, **inputs, cfg=cfg, seed=seed, progress=done)
         written = write_outputs(data, out_dir, int({**DEFAULTS, **(cfg or {})}["n_quotes"]))
         done("written")
     return written
