@@ -227,7 +227,8 @@ def main() -> int:
         f"{embed_s:.0f} s this run); peak memory of the benchmark process {peak_mib:.0f} MiB.",
         "",
         "Per theme on the test split (count error = (predicted - true) / true; the expected count is the sum "
-        "of calibrated probabilities, which the report uses for its corrected estimate):",
+        "of calibrated probabilities; the corrected count is the classified count x cross-validated "
+        "precision / recall, which is what the report publishes):",
         "",
         "| theme | test comments | F1 (baseline) | F1 (yousaid) | count error (classified) "
         "| count error (expected) | count error (corrected) |",
