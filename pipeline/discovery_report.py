@@ -18,7 +18,7 @@ import yaml
 
 from pipeline.codebook import Codebook
 from pipeline.discover import Discovery
-from pipeline.safety import excel_safe_frame
+from pipeline.sheets import write_sheet
 from pipeline.tables import atomic_path
 
 WIDE = 70  # characters: comment text columns wrap at this width
@@ -53,43 +53,21 @@ def sheets(result: Discovery, n_examples: int = 5) -> dict[str, pd.DataFrame]:
     }
 
 
-def _format_sheet(ws, frame: pd.DataFrame) -> None:
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    header_fill = PatternFill("solid", fgColor="DDE4EE")
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = header_fill
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
-    for i, column in enumerate(frame.columns, start=1):
-        letter = get_column_letter(i)
-        values = frame[column].astype(str).head(500)
-        longest = max([len(str(column))] + [len(v) for v in values])
-        wide = longest > WIDE
-        ws.column_dimensions[letter].width = min(max(longest, len(str(column))) + 2, WIDE)
-        if wide or column in PERCENT_COLUMNS or column in DECIMAL_COLUMNS:
-            for cell in ws[letter][1:]:
-                if wide:
-                    cell.alignment = Alignment(wrap_text=True, vertical="top")
-                if column in PERCENT_COLUMNS:
-                    cell.number_format = "0.0%"
-                elif column in DECIMAL_COLUMNS:
-                    cell.number_format = "0.00"
-    ws.freeze_panes = "A2"
-    if len(frame.columns):
-        ws.auto_filter.ref = ws.dimensions
-
-
 def write_xlsx(result: Discovery, path: str | Path, n_examples: int = 5) -> Path:
+    from openpyxl import Workbook
+
     path = Path(path)
-    frames = sheets(result, n_examples)
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, frame in sheets(result, n_examples).items():
+        formats = {c: "0.0%" for c in PERCENT_COLUMNS if c in frame.columns}
+        formats.update({c: "0.00" for c in DECIMAL_COLUMNS if c in frame.columns})
+        wrap = tuple(
+            c for c in frame.columns if frame[c].astype(str).head(500).str.len().max() > WIDE
+        )
+        write_sheet(wb.create_sheet(name), frame, formats, wrap=wrap, max_width=WIDE)
     with atomic_path(path) as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, frame in frames.items():
-                safe = excel_safe_frame(frame)
-                safe.to_excel(writer, sheet_name=name, index=False)
-                _format_sheet(writer.sheets[name], safe)
+        wb.save(tmp)
     return path
 
 

@@ -8,14 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.styles import Font
 
 from pipeline.report.model import ReportData
-from pipeline.safety import excel_safe_frame
+from pipeline.sheets import write_sheet as _write
 
-HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
-HEADER_FONT = Font(bold=True, color="FFFFFF")
 BASE_FONT = Font(italic=True, color="555555")
 HIGHER_FONT = Font(bold=True, color="1A7F4B")
 LOWER_FONT = Font(bold=True, color="B3261E")
@@ -30,53 +27,6 @@ def _sheet_name(name: str, taken: set[str]) -> str:
         k += 1
     taken.add(out.lower())
     return out
-
-
-def _cell_value(value: object) -> object:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return None if np.isnan(value) else float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
-def _write(
-    ws,
-    frame: pd.DataFrame,
-    formats: dict[str, str],
-    widths: dict[str, int] | None = None,
-    freeze: str = "A2",
-    wrap: tuple[str, ...] = (),
-) -> None:
-    """Header row, values, number formats, widths, frozen header, filter: readable as opened."""
-    safe = excel_safe_frame(frame)
-    ws.append([str(c) for c in safe.columns])
-    for row in safe.itertuples(index=False):
-        ws.append([_cell_value(v) for v in row])
-    for j, col in enumerate(frame.columns, start=1):
-        letter = get_column_letter(j)
-        head = ws.cell(row=1, column=j)
-        head.fill, head.font = HEADER_FILL, HEADER_FONT
-        head.alignment = Alignment(wrap_text=True, vertical="center")
-        fmt = formats.get(col)
-        for r in range(2, len(frame) + 2):
-            cell = ws.cell(row=r, column=j)
-            if fmt:
-                cell.number_format = fmt
-            if col in wrap:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
-        if widths and col in widths:
-            width = widths[col]
-        else:
-            lengths = [len(str(col))] + [len(str(v)) for v in frame[col].head(500) if v is not None]
-            width = min(max(lengths) + 2, 60)
-        ws.column_dimensions[letter].width = max(width, 8)
-    ws.row_dimensions[1].height = 32
-    ws.freeze_panes = freeze
-    if len(frame):
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
 
 
 def _summary_frame(data: ReportData) -> pd.DataFrame:
