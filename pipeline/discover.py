@@ -89,6 +89,21 @@ class Discovery:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+# what an analyst needs to decide on a new theme, in the order the workbook shows it
+CANDIDATE_COLUMNS = [
+    "topic",
+    "suggested_id",
+    "suggested_name",
+    "size",
+    "share",
+    "keywords",
+    "nearest_theme",
+    "nearest_theme_share",
+    "cohesion",
+    "representative_ids",
+]
+
+
 def _split(keywords: str) -> list[str]:
     return [k for k in keywords.split(", ") if k]
 
@@ -397,20 +412,7 @@ def discover(
     new["suggested_name"] = [
         _name(_split(k), t) for k, t in zip(new["keywords"], new["topic"], strict=True)
     ]
-    candidates = new[
-        [
-            "topic",
-            "suggested_id",
-            "suggested_name",
-            "size",
-            "share",
-            "keywords",
-            "nearest_theme",
-            "nearest_theme_share",
-            "cohesion",
-            "representative_ids",
-        ]
-    ].reset_index(drop=True)
+    candidates = new[CANDIDATE_COLUMNS].reset_index(drop=True)
 
     real = topics[topics["topic"] != -1]
     matched = real[(real["theme_id"] != NEW) & (real["size"] >= settings.n_examples)]

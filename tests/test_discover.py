@@ -21,7 +21,15 @@ from typer.testing import CliRunner
 from pipeline import cli
 from pipeline import discovery_report as report
 from pipeline.codebook import load_codebook
-from pipeline.discover import NEW, DiscoverSettings, Discovery, _phrases, _slug, discover
+from pipeline.discover import (
+    CANDIDATE_COLUMNS,
+    NEW,
+    DiscoverSettings,
+    Discovery,
+    _phrases,
+    _slug,
+    discover,
+)
 from pipeline.embed import read_embeddings
 from pipeline.errors import YousaidError
 from pipeline.keywords import keyword_vectorizer, lemmatise
@@ -304,18 +312,7 @@ def test_html_and_excel_neutralise_hostile_text(tmp_path):
     )
     examples = pd.DataFrame([{"topic": 0, "rank": 1, "id": "=1+1", "text": hostile}])
     candidates = topics.assign(suggested_id="dog", suggested_name="<dogs>", cohesion=0.5)[
-        [
-            "topic",
-            "suggested_id",
-            "suggested_name",
-            "size",
-            "share",
-            "keywords",
-            "nearest_theme",
-            "nearest_theme_share",
-            "cohesion",
-            "representative_ids",
-        ]
+        CANDIDATE_COLUMNS
     ]
     assignments = pd.DataFrame({"id": ["=1+1"], "topic": [0], "text": ["=SUM(A1:A9)"]})
     summary = {
