@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -406,8 +407,12 @@ label_app = typer.Typer(
 app.add_typer(label_app, name="label")
 
 
-def next_to_label(params: dict[str, Any], n: int):
-    """(comments frame, chosen row positions, probabilities or None, thresholds or None)."""
+def next_to_label(params: dict[str, Any], n: int, exclude: Iterable[str] = ()):
+    """(comments frame, chosen row positions, probabilities or None, thresholds or None).
+
+    Comments already in labelled.csv, and any in `exclude` (e.g. waiting in Label Studio), are
+    never chosen.
+    """
     import numpy as np
     import pandas as pd
 
@@ -420,9 +425,9 @@ def next_to_label(params: dict[str, Any], n: int):
     comments = pd.read_parquet(paths["comments"])
     vectors = np.asarray(read_embeddings(paths["embeddings"], comments["id"].astype(str).tolist()))
     cb = _codebook(params)
-    labelled_ids: list[str] = []
+    labelled_ids = [str(i) for i in exclude]
     if Path(paths["labelled"]).exists():
-        labelled_ids = read_labelled(paths["labelled"], cb)["id"].tolist()
+        labelled_ids += read_labelled(paths["labelled"], cb)["id"].tolist()
     probs = thresholds = None
     coded_path = Path(paths["coded"])
     if coded_path.exists() and Path(paths["model_dir"], "meta.json").exists():
@@ -512,12 +517,8 @@ def run_label_push(params: dict[str, Any], n: int | None = None, url: str | None
     existing = ls.project_tasks(client, project.id)
     chosen_ids: list[str] = []
     if n > 0:
-        # next_to_label already leaves out labelled.csv; ask for more to make up for the comments
-        # that are in the project but not pulled yet, then drop those.
-        waiting = set(existing["comment_id"]) - ls.labelled_ids(paths["labelled"])
-        frame, chosen, _, _ = next_to_label(params, n + len(waiting))
-        in_project = set(existing["comment_id"])
-        chosen_ids = [i for i in frame.iloc[chosen]["id"].astype(str) if i not in in_project][:n]
+        frame, chosen, _, _ = next_to_label(params, n, exclude=existing["comment_id"])
+        chosen_ids = frame.iloc[chosen]["id"].astype(str).tolist()
     predictions = model_version = None
     if Path(paths["coded"]).exists():
         coded = pd.read_parquet(paths["coded"])

@@ -899,14 +899,3 @@ def agreement_summary(per_theme: pd.DataFrame, disagreements: pd.DataFrame) -> s
         )
     lines.append(f"  {len(disagreements)} disagreements listed")
     return "\n".join(lines)
-
-
-def labelled_ids(path: str | Path) -> set[str]:
-    """Ids in an existing labelled table (any source): never sent to Label Studio again."""
-    path = Path(path)
-    if not path.exists():
-        return set()
-    frame = pd.read_csv(
-        path, dtype=str, keep_default_na=False, usecols=lambda c: c.strip().lower() == "id"
-    )
-    return set(frame.iloc[:, 0].str.strip()) if frame.shape[1] else set()

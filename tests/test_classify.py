@@ -262,3 +262,15 @@ def test_beats_tfidf_baseline_on_nhs_sample(nhs_dir):
     theirs = multilabel_metrics(Y[te], base, cb.ids)
     assert ours["micro"]["f1"] > theirs["micro"]["f1"] + 0.02
     assert ours["macro"]["f1"] > theirs["macro"]["f1"]
+
+
+def test_next_to_label_leaves_out_labelled_and_excluded(demo_run, codebook):
+    from pipeline.cli import next_to_label
+
+    comments, first, _, thresholds = next_to_label(demo_run["params"], 20)
+    assert thresholds is not None  # the demo run has a model: uncertainty, not zero-shot
+    waiting = comments.iloc[first]["id"].tolist()[:10]  # as if already pushed to Label Studio
+    _, again, _, _ = next_to_label(demo_run["params"], 20, exclude=waiting)
+    ids = comments.iloc[again]["id"]
+    labelled = set(read_labelled(demo_run["labelled"], codebook)["id"])
+    assert len(again) == 20 and not ids.isin(waiting).any() and not ids.isin(labelled).any()

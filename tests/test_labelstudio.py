@@ -541,7 +541,12 @@ def cli_project(server, comments, codebook, tmp_path, monkeypatch):
     monkeypatch.setattr(
         cli,
         "next_to_label",
-        lambda p, n: (comments, list(range(min(n, len(comments)))), None, None),
+        lambda p, n, exclude=(): (
+            comments,
+            [i for i, c in enumerate(comments["id"]) if c not in set(exclude)][:n],
+            None,
+            None,
+        ),
     )
     return tmp_path
 
