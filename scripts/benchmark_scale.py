@@ -325,22 +325,12 @@ def plot(results: dict[str, dict], path: Path, fast: dict[str, dict] | None = No
         )
     if fast:
         fs = sorted(int(k) for k in fast)
-        axes[0].plot(
-            fs,
-            [fast[str(n)]["total_seconds"] for n in fs],
-            marker="s",
-            ls="--",
-            color="grey",
-            label="total, embedding.fast",
-        )
-        axes[1].plot(
-            fs,
-            [fast[str(n)]["peak_rss_mib"] for n in fs],
-            marker="s",
-            ls="--",
-            color="grey",
-            label="max, embedding.fast",
-        )
+        for ax, key, what in (
+            (axes[0], "total_seconds", "total"),
+            (axes[1], "peak_rss_mib", "max"),
+        ):
+            values = [fast[str(n)][key] for n in fs]
+            ax.plot(fs, values, marker="s", ls="--", color="grey", label=f"{what}, embedding.fast")
     if len(sizes) > 1:  # through the largest run: smaller runs above it are paying fixed costs
         ref = np.array(sizes, dtype=float)
         top = results[str(sizes[-1])]["total_seconds"]
