@@ -34,10 +34,6 @@ def main(
     setup_logging(verbose)
 
 
-def _params(path: Path) -> dict[str, Any]:
-    return load_params(path)
-
-
 # --- ingest -------------------------------------------------------------------------------
 
 
@@ -88,7 +84,7 @@ def ingest(
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Validate and normalise exports; flag non-answers."""
-    p = _params(params)
+    p = load_params(params)
     if reject_bad_rows:
         p["ingest"]["on_bad_rows"] = "reject"
     result = run_ingest(p, inputs, out)
@@ -126,7 +122,7 @@ def run_embed(params: dict[str, Any]) -> dict:
 @app.command()
 def embed(params: ParamsOpt = Path("params.yaml")) -> None:
     """Embed every comment (cached per text and model)."""
-    typer.echo(run_embed(_params(params))["embeddings"])
+    typer.echo(run_embed(load_params(params))["embeddings"])
 
 
 # --- discover -------------------------------------------------------------------------------
@@ -181,7 +177,7 @@ def run_discover(params: dict[str, Any]) -> dict:
 @app.command()
 def discover(params: ParamsOpt = Path("params.yaml")) -> None:
     """Find the themes comments raise, also ones not in the codebook."""
-    result = run_discover(_params(params))
+    result = run_discover(load_params(params))
     typer.echo(result["discovery_xlsx"])
     typer.echo(result["discovery_html"])
 
@@ -201,7 +197,7 @@ def codebook_suggest(
     from pipeline import discovery_report as report
     from pipeline.codebook import load_codebook
 
-    p = _params(params)
+    p = load_params(params)
     out = _discovery_paths(p)
     if refresh or not out["json"].exists():
         run_discover(p)
@@ -262,7 +258,7 @@ def train(
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Train the theme classifier on hand labels."""
-    typer.echo(run_train(_params(params), labelled, codebook, out, seed)["model"])
+    typer.echo(run_train(load_params(params), labelled, codebook, out, seed)["model"])
 
 
 def _comments_for_coding(params: dict[str, Any], path: Path | None):
@@ -359,7 +355,7 @@ def code(
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Code every comment: probabilities, codes, review flags."""
-    for path in run_code(_params(params), model, comments, out).values():
+    for path in run_code(load_params(params), model, comments, out).values():
         typer.echo(path)
 
 
@@ -379,7 +375,7 @@ def evaluate(
     from pipeline.labelled import read_labelled
     from pipeline.tables import write_atomic
 
-    p = _params(params)
+    p = load_params(params)
     cb = _codebook(p)
     trained = modeldir.load(model or Path(p["paths"]["model_dir"]), cb)
     if labelled is None:
@@ -462,7 +458,7 @@ def label_next(
     """Choose what to label next: least certain, spread out."""
     from pipeline.tables import write_table
 
-    comments, chosen, _, thresholds = next_to_label(_params(params), n)
+    comments, chosen, _, thresholds = next_to_label(load_params(params), n)
     picked = comments.iloc[chosen][["id", "text"]]
     how = (
         "model uncertainty"
@@ -582,13 +578,13 @@ def label_push(
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Send the next comments to Label Studio, with predictions."""
-    run_label_push(_params(params), n, url)
+    run_label_push(load_params(params), n, url)
 
 
 @label_app.command("pull")
 def label_pull(url: UrlOpt = None, params: ParamsOpt = Path("params.yaml")) -> None:
     """Fetch labels from Label Studio; update labelled.csv; agreement."""
-    for path in run_label_pull(_params(params), url).values():
+    for path in run_label_pull(load_params(params), url).values():
         typer.echo(path)
 
 
@@ -623,7 +619,7 @@ def report(
     params: ParamsOpt = Path("params.yaml"),
 ) -> None:
     """Counts, breakdowns, quotes and the "you said, we did" report."""
-    for path in run_report(_params(params), out_dir).values():
+    for path in run_report(load_params(params), out_dir).values():
         typer.echo(path)
 
 
@@ -642,7 +638,7 @@ STAGES = {
 @app.command()
 def run(params: ParamsOpt = Path("params.yaml")) -> None:
     """Run every stage (on the demo by default); list the outputs."""
-    p = _params(params)
+    p = load_params(params)
     timings, produced = [], []
     for name, stage in STAGES.items():
         start = time.perf_counter()

@@ -603,7 +603,7 @@ def test_server_down_is_one_clear_error_and_writes_nothing(cli_project, comments
 
     before = snapshot()
     with pytest.raises(ls.LabelStudioError, match=f"not answering at http://127.0.0.1:{port}"):
-        cli.run_label_pull(cli._params(cli_project / "params.yaml"))
+        cli.run_label_pull(cli.load_params(cli_project / "params.yaml"))
     for command in ("pull", "push"):
         proc = subprocess.run(
             [
