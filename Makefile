@@ -23,7 +23,7 @@ install: $(STAMP)
 	touch $@
 
 run: install
-	$(BIN)/yousaid run
+	$(BIN)/yousaid run --workspace examples/policing
 
 test: install .venv-ls/.installed
 	$(BIN)/python -m pytest
@@ -32,7 +32,7 @@ lint: install
 	$(BIN)/ruff check pipeline scripts tests
 
 clean:
-	rm -rf data/interim data/processed reports .pytest_cache
+	rm -rf examples/*/*/data examples/*/*/models examples/*/*/reports examples/*/reports .pytest_cache
 
 bench: install
 	$(BIN)/python scripts/benchmark.py

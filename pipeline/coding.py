@@ -13,6 +13,7 @@ import pandas as pd
 from pipeline import modeldir
 from pipeline.classify import ThemeClassifier, multilabel_metrics
 from pipeline.codebook import Codebook
+from pipeline.columns import code_col, prob_col
 from pipeline.embed import embed_texts
 from pipeline.errors import InputError
 from pipeline.labelled import join_labels, label_matrix, read_labelled
@@ -77,7 +78,9 @@ def train(
             "untrained_themes": untrained,
         }
     )
-    modeldir.save(model_dir, clf, meta, metrics, modeldir.model_card(meta, metrics, codebook))
+    modeldir.save(
+        model_dir, clf, meta, metrics, modeldir.model_card(meta, metrics, codebook), codebook
+    )
     return metrics
 
 
@@ -156,9 +159,9 @@ def code(
         labels = np.array(joined, dtype=object)[inverse.ravel()]
     columns = {"labels": labels}
     for j, tid in enumerate(theme_ids):
-        columns[f"prob_{tid}"] = np.round(P[:, j], 4)
+        columns[prob_col(tid)] = np.round(P[:, j], 4)
     for j, tid in enumerate(theme_ids):
-        columns[f"code_{tid}"] = codes[:, j]
+        columns[code_col(tid)] = codes[:, j]
     columns["needs_review"] = (doubtful & substantive).astype(np.int8)
     columns["model_version"] = model.version
     if any(c in comments.columns for c in columns):  # recoding a coded table: replace in place

@@ -2,7 +2,13 @@
 
 Comments close enough to a codebook theme's prompt are assigned to that theme; the rest are
 reduced with UMAP and clustered with HDBSCAN, so clusters that match no theme become candidates
-for new themes. Everything is seeded: the same comments, codebook and seed give the same topics.
+for new themes. A new question has no codebook: then every cluster is new, and
+`discovery_report.starter_codebook` drafts a first codebook from them. Everything is seeded:
+the same comments, codebook and seed give the same topics.
+
+`discover` is a short recipe of pure steps: select_comments -> score_themes ->
+fit_comment_topics -> centroid_similarity -> describe_topics -> assign_comments ->
+pick_candidates -> summarise.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.codebook import Codebook
+from pipeline.codebook import Codebook, Theme
 from pipeline.errors import YousaidError
 
 log = logging.getLogger(__name__)
@@ -121,7 +127,7 @@ def fit_topics(
     settings: DiscoverSettings,
     seed: int,
 ) -> tuple[list[int], np.ndarray, Any]:
-    """BERTopic with codebook prompts as zero-shot topics; returns topics before/after outliers."""
+    """BERTopic with codebook prompts (if any) as zero-shot topics; topics before/after outliers."""
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
     from umap import UMAP
@@ -147,11 +153,13 @@ def fit_topics(
         prediction_data=True,
     )
     model = BERTopic(
-        embedding_model=embedding_model,
+        # the model only embeds the prompts; without any, it must not change the keywords
+        # (BERTopic orders some keywords differently when it has one)
+        embedding_model=embedding_model if prompts else None,
         umap_model=umap_model,
         hdbscan_model=cluster_model,
         vectorizer_model=keyword_vectorizer(settings.stop_words),
-        zeroshot_topic_list=prompts,
+        zeroshot_topic_list=prompts or None,  # no codebook: every topic comes from clustering
         zeroshot_min_similarity=settings.zeroshot_min_similarity,
         top_n_words=settings.n_keywords,
         calculate_probabilities=False,
@@ -183,25 +191,24 @@ def fit_topics(
     return before.tolist(), after, model
 
 
-def _seed_terms(codebook: Codebook, extra_stop_words: tuple[str, ...]) -> list[set[str]]:
+def _seed_terms(themes: list[Theme], extra_stop_words: tuple[str, ...]) -> list[set[str]]:
     """Each theme's seed phrases as keyword lemmas ("fly-tipping" -> "fly tip"), per theme."""
     from pipeline.keywords import KeywordTokenizer
 
     tokenize = KeywordTokenizer(extra_stop_words)
     return [
         {" ".join(tokens) for tokens in tokenize.many(list(theme.seeds)) if tokens}
-        for theme in codebook.themes
+        for theme in themes
     ]
 
 
 def _match_theme(
     topic: int,
     members: np.ndarray,
-    best_theme: np.ndarray,
-    zeroshot: np.ndarray,
+    scores: ThemeScores,
     keywords: list[str],
     seed_terms: list[set[str]],
-    themes: list,
+    themes: list[Theme],
     settings: DiscoverSettings,
 ) -> tuple[int, str, str, float, float]:
     """Which codebook theme a topic stands for, and why; "new" when none can be argued.
@@ -209,10 +216,13 @@ def _match_theme(
     A topic is a theme when most of its comments were zero-shot assigned to it, or when a good
     share of its comments are nearest that theme's prompt and a top keyword is one of its seeds.
     """
+    if not themes:  # no codebook: nothing to match, every real topic is new
+        return -1, "" if topic == -1 else NEW, "outliers" if topic == -1 else "none", 0.0, 0.0
     size = len(members)
-    votes = np.bincount(best_theme[members], minlength=len(themes)) / size
+    best_theme = scores.best[members]
+    votes = np.bincount(best_theme, minlength=len(themes)) / size
     nearest = int(votes.argmax())
-    zs_votes = np.bincount(best_theme[members][zeroshot[members]], minlength=len(themes)) / size
+    zs_votes = np.bincount(best_theme[scores.zeroshot[members]], minlength=len(themes)) / size
     zs_theme = int(zs_votes.argmax())
     zs_share = float(zs_votes[zs_theme])
     if topic == -1:
@@ -263,20 +273,49 @@ def _name(keywords: list[str], topic: int) -> str:
     return " and ".join(phrases).capitalize() if phrases else f"Topic {topic}"
 
 
-def discover(
-    comments: pd.DataFrame,
-    embeddings: np.ndarray,
-    codebook: Codebook,
-    embedding_model: Any,
-    settings: DiscoverSettings | None = None,
-    seed: int = 42,
-) -> Discovery:
-    """Topics among the substantive comments, each matched to a codebook theme or marked new.
+# --- the recipe's steps: pure functions over frames and arrays ---------------------------
 
-    `embeddings` is row-aligned with `comments` (all rows); `embedding_model` must be the model
-    that made them, since it embeds the theme prompts into the same space.
+
+@dataclass(frozen=True)
+class Selection:
+    """The substantive comments, and the different texts among them that get clustered."""
+
+    frame: pd.DataFrame  # id (str) and text of the substantive comments, in input order
+    texts: list[str]
+    vectors: np.ndarray  # unit-length embeddings, row-aligned with `frame`
+    first: np.ndarray  # row of each different text's first copy
+    copy_of: np.ndarray  # row -> position in `first` of the row's text
+    excluded: int  # non-substantive comments left out
+
+    def spread(self, per_text: Any) -> np.ndarray:
+        """Values found once per different text, given to every copy of that text."""
+        return np.asarray(per_text)[self.copy_of]
+
+
+@dataclass(frozen=True)
+class ThemeScores:
+    """How close each comment is to each codebook theme's prompt, before any clustering."""
+
+    prompts: list[str]
+    best: np.ndarray  # index of the nearest theme's prompt (-1: no codebook)
+    similarity: np.ndarray  # cosine to that prompt (NaN: no codebook)
+    zeroshot: np.ndarray  # close enough to join that theme zero-shot
+
+
+@dataclass(frozen=True)
+class TopicFit:
+    """Every comment's topic before and after outlier reduction, and each topic's keywords."""
+
+    before: np.ndarray
+    after: np.ndarray
+    keywords: dict[int, list[str]]
+
+
+def select_comments(comments: pd.DataFrame, embeddings: np.ndarray) -> Selection:
+    """Substantive comments with unit vectors; identical texts are found so they cluster once.
+
+    Hundreds of copies of one answer ("Very good.") would otherwise make clusters of their own.
     """
-    settings = settings or DiscoverSettings()
     if len(comments) != len(embeddings):
         raise YousaidError(
             f"{len(comments)} comments but {len(embeddings)} embeddings: run `yousaid embed` again"
@@ -288,76 +327,108 @@ def discover(
     )
     frame = comments.loc[keep, ["id", "text"]].reset_index(drop=True)
     frame["id"] = frame["id"].astype(str)
-    vectors = _normalise(np.array(embeddings, dtype=np.float32, copy=True)[keep])
-    n = len(frame)
     texts = frame["text"].astype(str).tolist()
-    # Identical answers ("Very good.") are clustered once: hundreds of copies of one point would
-    # otherwise make clusters of their own. Every copy then gets its text's topic.
     keys = pd.Series([" ".join(t.casefold().split()) for t in texts])
-    first = ~keys.duplicated()
-    unique_pos = np.flatnonzero(first.to_numpy())
-    inverse = pd.Series(np.arange(len(unique_pos)), index=keys[first]).loc[keys].to_numpy()
-    if len(unique_pos) < MIN_COMMENTS:
+    is_first = ~keys.duplicated()
+    first = np.flatnonzero(is_first.to_numpy())
+    copy_of = pd.Series(np.arange(len(first)), index=keys[is_first]).loc[keys].to_numpy()
+    if len(first) < MIN_COMMENTS:
         raise YousaidError(
             f"discovery needs at least {MIN_COMMENTS} different substantive comments, "
-            f"got {len(unique_pos)}"
+            f"got {len(first)}"
         )
+    vectors = _normalise(np.array(embeddings, dtype=np.float32, copy=True)[keep])
+    return Selection(frame, texts, vectors, first, copy_of, int((~keep).sum()))
 
-    themes = list(codebook.themes)
+
+def score_themes(
+    vectors: np.ndarray, themes: list[Theme], embedding_model: Any, min_similarity: float
+) -> ThemeScores:
+    """Each comment's nearest theme prompt; with no codebook there is nothing to be near."""
+    n = len(vectors)
+    if not themes:
+        return ThemeScores([], np.full(n, -1), np.full(n, np.nan, np.float32), np.zeros(n, bool))
     prompts = [t.prompt for t in themes]
-    prompt_vectors = _normalise(
-        np.asarray(
-            embedding_model.encode(prompts, normalize_embeddings=True, show_progress_bar=False)
-        )
-    )
-    doc_theme = vectors @ prompt_vectors.T  # comment x theme cosine
-    best_theme = doc_theme.argmax(axis=1)
-    best_sim = doc_theme.max(axis=1)
-    zeroshot = best_sim >= settings.zeroshot_min_similarity
+    encoded = embedding_model.encode(prompts, normalize_embeddings=True, show_progress_bar=False)
+    doc_theme = vectors @ _normalise(np.asarray(encoded)).T  # comment x theme cosine
+    similarity = doc_theme.max(axis=1)
+    return ThemeScores(prompts, doc_theme.argmax(axis=1), similarity, similarity >= min_similarity)
 
-    log.info(
-        "discovering topics in %d substantive comments (%d different texts, seed %d)",
-        n,
-        len(unique_pos),
+
+def fit_comment_topics(
+    chosen: Selection,
+    prompts: list[str],
+    embedding_model: Any,
+    settings: DiscoverSettings,
+    seed: int,
+) -> TopicFit:
+    """BERTopic over the different texts; every copy of a text then gets that text's topic."""
+    before, after, model = fit_topics(
+        [chosen.texts[i] for i in chosen.first],
+        chosen.vectors[chosen.first],
+        prompts,
+        embedding_model,
+        settings,
         seed,
     )
-    unique_texts = [texts[i] for i in unique_pos]
-    before_u, after_u, model = fit_topics(
-        unique_texts, vectors[unique_pos], prompts, embedding_model, settings, seed
-    )
-    before_arr = np.asarray(before_u)[inverse]
-    after = np.asarray(after_u)[inverse]
+    after = chosen.spread(after)
+    keywords = {
+        topic: [w for w, _ in (model.get_topic(topic) or []) if w][: settings.n_keywords]
+        for topic in sorted(set(after.tolist()))
+    }
+    return TopicFit(chosen.spread(before), after, keywords)
 
-    # Describe each topic from its members; the outlier group (-1) is kept as a row of its own.
-    seed_terms = _seed_terms(codebook, settings.stop_words)
-    topic_rows, example_rows = [], []
-    centroid_sim = np.zeros(n, dtype=np.float32)
-    topic_theme: dict[int, str] = {}
-    for topic in sorted(set(after.tolist())):
-        members = np.flatnonzero(after == topic)
+
+def centroid_similarity(vectors: np.ndarray, topics: np.ndarray) -> np.ndarray:
+    """Each comment's cosine to its topic's centre: low at a topic's edge or in a mixed topic."""
+    similarity = np.zeros(len(topics), dtype=np.float32)
+    for topic in sorted(set(topics.tolist())):
+        members = np.flatnonzero(topics == topic)
         centroid = _normalise(vectors[members].mean(axis=0, keepdims=True))[0]
-        sims = vectors[members] @ centroid
-        centroid_sim[members] = sims
-        keywords = [w for w, _ in (model.get_topic(topic) or []) if w][: settings.n_keywords]
-        theme_idx, theme_id, matched_by, zs_share, vote_share = _match_theme(
-            topic, members, best_theme, zeroshot, keywords, seed_terms, themes, settings
-        )
-        topic_theme[topic] = theme_id
-        order = sorted(range(len(members)), key=lambda i: (-float(sims[i]), int(members[i])))
-        shown: list[int] = []
-        seen_texts: set[str] = set()
-        for i in order:
-            text = texts[members[i]]
-            if text.casefold() in seen_texts:
-                continue
-            seen_texts.add(text.casefold())
-            shown.append(int(members[i]))
-            if len(shown) == settings.n_examples:
+        similarity[members] = vectors[members] @ centroid
+    return similarity
+
+
+def pick_examples(
+    members: np.ndarray, closeness: np.ndarray, texts: list[str], n: int
+) -> list[int]:
+    """The n members nearest the topic's centre, one per text, so no answer is shown twice."""
+    order = sorted(members.tolist(), key=lambda row: (-float(closeness[row]), row))
+    shown: list[int] = []
+    seen: set[str] = set()
+    for row in order:
+        key = texts[row].casefold()
+        if key not in seen:
+            seen.add(key)
+            shown.append(row)
+            if len(shown) == n:
                 break
-        for rank, row in enumerate(shown, start=1):
-            example_rows.append(
-                {"topic": topic, "rank": rank, "id": frame["id"][row], "text": texts[row]}
-            )
+    return shown
+
+
+def describe_topics(
+    chosen: Selection,
+    fit: TopicFit,
+    closeness: np.ndarray,
+    scores: ThemeScores,
+    themes: list[Theme],
+    settings: DiscoverSettings,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per topic (the outlier group -1 included) and its example comments."""
+    seed_terms = _seed_terms(themes, settings.stop_words)
+    ids = chosen.frame["id"]
+    n = len(chosen.frame)
+    topic_rows, example_rows = [], []
+    for topic, keywords in fit.keywords.items():
+        members = np.flatnonzero(fit.after == topic)
+        theme_idx, theme_id, matched_by, zs_share, vote_share = _match_theme(
+            topic, members, scores, keywords, seed_terms, themes, settings
+        )
+        shown = pick_examples(members, closeness, chosen.texts, settings.n_examples)
+        example_rows += [
+            {"topic": topic, "rank": rank, "id": ids[row], "text": chosen.texts[row]}
+            for rank, row in enumerate(shown, start=1)
+        ]
         if theme_id and theme_id != NEW:
             label = themes[theme_idx].name
         elif topic == -1:
@@ -372,69 +443,136 @@ def discover(
                 "share": round(len(members) / n, 4),
                 "theme_id": theme_id,
                 "matched_by": matched_by,
-                "nearest_theme": themes[theme_idx].id,
+                "nearest_theme": themes[theme_idx].id if themes else "",
                 "nearest_theme_share": round(vote_share, 4),
                 "zeroshot_share": round(zs_share, 4),
-                "cohesion": round(float(sims.mean()), 4),  # low: a mixed cluster
+                "cohesion": round(float(closeness[members].mean()), 4),  # low: a mixed cluster
                 "keywords": ", ".join(keywords),
-                "representative_ids": "|".join(frame["id"][r] for r in shown),
+                "representative_ids": "|".join(ids[row] for row in shown),
             }
         )
-    topics = pd.DataFrame(topic_rows)
     examples = pd.DataFrame(example_rows, columns=["topic", "rank", "id", "text"])
+    return pd.DataFrame(topic_rows), examples
 
+
+def assign_comments(
+    chosen: Selection,
+    fit: TopicFit,
+    closeness: np.ndarray,
+    topics: pd.DataFrame,
+    scores: ThemeScores,
+    themes: list[Theme],
+) -> pd.DataFrame:
+    """Each comment's topic, the codebook theme it stands for, and how it got there."""
     how = np.where(
-        after == -1,
+        fit.after == -1,
         "outlier",
         np.where(
-            before_arr == -1, "outlier reassigned", np.where(zeroshot, "zero-shot", "cluster")
+            fit.before == -1,
+            "outlier reassigned",
+            np.where(scores.zeroshot, "zero-shot", "cluster"),
         ),
     )
     labels = dict(zip(topics["topic"], topics["label"], strict=True))
-    assignments = pd.DataFrame(
+    theme_of = dict(zip(topics["topic"], topics["theme_id"], strict=True))
+    return pd.DataFrame(
         {
-            "id": frame["id"],
-            "topic": after,
-            "topic_label": [labels[t] for t in after],
-            "theme_id": [topic_theme[t] for t in after],
+            "id": chosen.frame["id"],
+            "topic": fit.after,
+            "topic_label": [labels[t] for t in fit.after],
+            "theme_id": [theme_of[t] for t in fit.after],
             "assigned_by": how,
-            "similarity_to_topic": np.round(centroid_sim, 4),
-            "best_theme": [themes[i].id for i in best_theme],
-            "best_theme_similarity": np.round(best_sim, 4),
-            "text": texts,
+            "similarity_to_topic": np.round(closeness, 4),
+            "best_theme": [themes[i].id if i >= 0 else "" for i in scores.best],
+            "best_theme_similarity": np.round(scores.similarity, 4),
+            "text": chosen.texts,
         }
     )
 
-    min_candidate = settings.candidate_size(len(unique_pos))
-    taken = set(codebook.ids)
-    new = topics[(topics["theme_id"] == NEW) & (topics["size"] >= min_candidate)].copy()
+
+def pick_candidates(topics: pd.DataFrame, taken: set[str], min_size: int) -> pd.DataFrame:
+    """New topics big enough for an analyst's look, with an unused id and a readable name."""
+    taken = set(taken)
+    new = topics[(topics["theme_id"] == NEW) & (topics["size"] >= min_size)].copy()
     new["suggested_id"] = [_slug(_split(k), taken) for k in new["keywords"]]
     new["suggested_name"] = [
         _name(_split(k), t) for k, t in zip(new["keywords"], new["topic"], strict=True)
     ]
-    candidates = new[CANDIDATE_COLUMNS].reset_index(drop=True)
+    return new[CANDIDATE_COLUMNS].reset_index(drop=True)
 
+
+def summarise(
+    chosen: Selection,
+    fit: TopicFit,
+    topics: pd.DataFrame,
+    candidates: pd.DataFrame,
+    scores: ThemeScores,
+    theme_ids: list[str],
+    settings: DiscoverSettings,
+    seed: int,
+) -> dict[str, Any]:
+    """The numbers a reader checks first; with no codebook, 0 codebook themes and none found."""
     real = topics[topics["topic"] != -1]
     matched = real[(real["theme_id"] != NEW) & (real["size"] >= settings.n_examples)]
-    recovered = [t for t in codebook.ids if t in set(matched["theme_id"])]
-    summary = {
-        "comments": n,
-        "excluded_non_substantive": int((~keep).sum()),
+    recovered = [t for t in theme_ids if t in set(matched["theme_id"])]
+    different = len(chosen.first)
+    return {
+        "comments": len(chosen.frame),
+        "excluded_non_substantive": chosen.excluded,
         "topics": int(len(real)),
         "codebook_topics": int((real["theme_id"] != NEW).sum()),
         "new_topics": int((real["theme_id"] == NEW).sum()),
         "candidates": int(len(candidates)),
+        "codebook_themes": len(theme_ids),
         "themes_recovered": recovered,
-        "themes_not_found": [t for t in codebook.ids if t not in recovered],
-        "zeroshot_assigned_share": round(float(zeroshot.mean()), 4),
-        "outlier_share_before_reduction": round(float(np.mean(before_arr == -1)), 4),
-        "outlier_share": round(float(np.mean(after == -1)), 4),
-        "different_texts": int(len(unique_pos)),
-        "min_topic_size": settings.cluster_size(len(unique_pos)),
-        "min_samples": settings.samples(len(unique_pos)),
-        "candidate_min_size": min_candidate,
+        "themes_not_found": [t for t in theme_ids if t not in recovered],
+        "zeroshot_assigned_share": round(float(scores.zeroshot.mean()), 4),
+        "outlier_share_before_reduction": round(float(np.mean(fit.before == -1)), 4),
+        "outlier_share": round(float(np.mean(fit.after == -1)), 4),
+        "different_texts": different,
+        "min_topic_size": settings.cluster_size(different),
+        "min_samples": settings.samples(different),
+        "candidate_min_size": settings.candidate_size(different),
         "seed": seed,
     }
+
+
+def discover(
+    comments: pd.DataFrame,
+    embeddings: np.ndarray,
+    codebook: Codebook | None = None,
+    embedding_model: Any = None,
+    settings: DiscoverSettings | None = None,
+    seed: int = 42,
+) -> Discovery:
+    """Topics among the substantive comments, each matched to a codebook theme or marked new.
+
+    `embeddings` is row-aligned with `comments` (all rows). With a codebook, `embedding_model`
+    must be the model that made them: it embeds the theme prompts into the same space. Without
+    one (a new question), every topic is new and a starter codebook can be drafted from them.
+    """
+    settings = settings or DiscoverSettings()
+    themes = list(codebook.themes) if codebook is not None else []
+    if themes and embedding_model is None:
+        raise YousaidError("discovery with a codebook needs the embedding model for its prompts")
+    chosen = select_comments(comments, embeddings)
+    scores = score_themes(chosen.vectors, themes, embedding_model, settings.zeroshot_min_similarity)
+    log.info(
+        "discovering topics in %d substantive comments (%d different texts, %d codebook themes, "
+        "seed %d)",
+        len(chosen.frame),
+        len(chosen.first),
+        len(themes),
+        seed,
+    )
+    fit = fit_comment_topics(chosen, scores.prompts, embedding_model, settings, seed)
+    closeness = centroid_similarity(chosen.vectors, fit.after)
+    topics, examples = describe_topics(chosen, fit, closeness, scores, themes, settings)
+    assignments = assign_comments(chosen, fit, closeness, topics, scores, themes)
+    min_candidate = settings.candidate_size(len(chosen.first))
+    candidates = pick_candidates(topics, {t.id for t in themes}, min_candidate)
+    ids = [t.id for t in themes]
+    summary = summarise(chosen, fit, topics, candidates, scores, ids, settings, seed)
     log.info(
         "discovery: %d topics (%d codebook, %d new), %d candidates, outliers %.1f%% -> %.1f%%",
         summary["topics"],

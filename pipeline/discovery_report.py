@@ -1,5 +1,6 @@
 """Writing discovery results for analysts: a formatted workbook, a self-contained HTML page, a
-JSON sidecar for `yousaid codebook suggest`, and candidate themes as paste-ready codebook YAML.
+JSON sidecar for `yousaid codebook suggest`, candidate themes as paste-ready codebook YAML, and a
+starter codebook for a question that has none yet.
 
 Every file is written atomically; text cells are neutralised against formula injection and all
 text in HTML is escaped.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +19,15 @@ import pandas as pd
 import yaml
 
 from pipeline.codebook import Codebook
-from pipeline.discover import Discovery
+from pipeline.discover import Discovery, _name, _slug, _split
 from pipeline.sheets import write_sheet
 from pipeline.tables import atomic_path
 
 WIDE = 70  # characters: comment text columns wrap at this width
 PERCENT_COLUMNS = ("share", "nearest_theme_share", "zeroshot_share")
 DECIMAL_COLUMNS = ("cohesion", "similarity_to_topic", "best_theme_similarity")
+STARTER_MAX_THEMES = 15  # more than this is a list of topics, not a codebook to edit
+STARTER_QUOTE_CHARS = 100  # example comments in a starter theme's description
 
 
 def _with_examples(table: pd.DataFrame, examples: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -73,8 +77,13 @@ def write_xlsx(result: Discovery, path: str | Path, n_examples: int = 5) -> Path
 
 def candidate_records(result: Discovery) -> list[dict[str, Any]]:
     """Candidates with their keywords and example comments, as plain data."""
+    return _topic_records(result, result.candidates)
+
+
+def _topic_records(result: Discovery, table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a topic table that has suggested ids and names, with their examples, as data."""
     records = []
-    for row in result.candidates.itertuples(index=False):
+    for row in table.itertuples(index=False):
         shown = result.examples[result.examples["topic"] == row.topic]
         records.append(
             {
@@ -106,41 +115,124 @@ def read_candidates(path: str | Path) -> list[dict[str, Any]]:
     return json.loads(Path(path).read_text(encoding="utf-8"))["candidates"]
 
 
-def suggestions_yaml(candidates: list[dict[str, Any]], codebook: Codebook, n_seeds: int = 8) -> str:
+def _theme_entry(record: dict[str, Any], description: str, n_seeds: int) -> dict[str, Any]:
+    """A codebook theme entry drafted from one topic record; `seeds` are its top keywords."""
+    return {
+        "id": record["suggested_id"],
+        "name": record["suggested_name"],
+        "description": description,
+        "seeds": record["keywords"][:n_seeds],
+    }
+
+
+def _codebook_yaml(header: str, entries: list[dict[str, Any]], **top: Any) -> str:
+    """Header comments, then `themes:` (after any top-level keys), as the codebook loader reads it."""
+    body = yaml.safe_dump(
+        {**top, "themes": entries},
+        sort_keys=False,
+        allow_unicode=True,
+        width=96,
+        default_flow_style=None,
+    )
+    return header + body
+
+
+def suggestions_yaml(
+    candidates: list[dict[str, Any]], codebook: Codebook | None = None, n_seeds: int = 8
+) -> str:
     """Candidate themes as codebook entries; drafts for the analyst to edit, not finished themes."""
     entries = []
     for c in candidates:
         keywords = c["keywords"]
-        nearest = codebook.by_id.get(c["nearest_theme"])
+        nearest = codebook.by_id.get(c["nearest_theme"]) if codebook is not None else None
         nearest_text = (
             f" The nearest existing theme is '{nearest.name}' ({c['nearest_theme_share']:.0%} of "
             "these comments are closest to it): check it is really different."
             if nearest
             else ""
         )
-        entries.append(
-            {
-                "id": c["suggested_id"],
-                "name": c["suggested_name"],
-                "description": (
-                    f"DRAFT from {c['size']} comments ({c['share']:.1%}) that mention "
-                    f"{', '.join(keywords[:5])}.{nearest_text} Rewrite before adding."
-                ),
-                "seeds": keywords[:n_seeds],
-                "examples": [e["id"] for e in c["examples"]],
-            }
+        description = (
+            f"DRAFT from {c['size']} comments ({c['share']:.1%}) that mention "
+            f"{', '.join(keywords[:5])}.{nearest_text} Rewrite before adding."
         )
+        entry = _theme_entry(c, description, n_seeds)
+        entry["examples"] = [e["id"] for e in c["examples"]]
+        entries.append(entry)
+    where = (codebook.path if codebook is not None else "") or "labels/codebook.yaml"
     header = (
         f"# Candidate new themes from `yousaid discover` ({dt.date.today().isoformat()}).\n"
         "# Edit the name, description and seeds, then paste the entries you keep under `themes:`\n"
-        f"# in {codebook.path or 'labels/codebook.yaml'}. `examples` lists comment ids to read.\n"
+        f"# in {where}. `examples` lists comment ids to read.\n"
+    )
+    return _codebook_yaml(header, entries)
+
+
+def starter_topics(result: Discovery, max_themes: int = STARTER_MAX_THEMES) -> pd.DataFrame:
+    """The real topics worth a theme (not the outliers), largest first, with ids and names.
+
+    Named like new-theme candidates: a keyphrase ("police station") replaces the single keyword
+    it contains. Topics smaller than the candidate size are left out unless nothing else was found.
+    """
+    real = result.topics[result.topics["topic"] != -1]
+    useful = real[real["size"] >= int(result.summary.get("candidate_min_size", 1))]
+    chosen = (useful if len(useful) else real).sort_values(
+        ["size", "topic"], ascending=[False, True], kind="stable"
+    )
+    chosen = chosen.head(max_themes).copy()
+    taken: set[str] = set()
+    keywords = [_split(k) for k in chosen["keywords"]]
+    chosen["suggested_id"] = [_slug(k, taken) for k in keywords]
+    chosen["suggested_name"] = [_name(k, t) for k, t in zip(keywords, chosen["topic"], strict=True)]
+    return chosen.reset_index(drop=True)
+
+
+def _quoted(text: str, max_chars: int = STARTER_QUOTE_CHARS) -> str:
+    """A comment as it may appear in a codebook: redacted, and shortened between words (…)."""
+    from pipeline.report.quotes import ELLIPSIS, _cut_at_word
+    from pipeline.report.redact import redact
+
+    text = " ".join(redact(text).text.split())
+    if len(text) <= max_chars:
+        return text
+    return _cut_at_word(text, max_chars - 1).rstrip(" ,;:-–—(") + ELLIPSIS
+
+
+def starter_codebook(result: Discovery, question: str = "", n_seeds: int = 8) -> str:
+    """YAML of a first codebook drafted from the discovered topics, for the analyst to edit.
+
+    A new question has no codebook; themes named from each topic's keywords, described by its
+    most typical comments, are faster to edit than a blank page. Same result, same bytes.
+    """
+    records = _topic_records(result, starter_topics(result))
+    # a keyword of many topics ("police") tells no theme apart: it is no use as a seed
+    spread = Counter(k for r in records for k in set(r["keywords"]))
+    common = {k for k, n in spread.items() if n >= max(3, len(records) / 5)}
+    entries = []
+    for r in records:
+        quotes = " and ".join(f'"{_quoted(e["text"])}"' for e in r["examples"][:2])
+        description = (
+            f"Draft from discovery: comments such as {quotes}. "
+            if quotes
+            else "Draft from discovery. "
+        ) + f"{r['size']} comments ({r['share']:.1%}); keywords: {', '.join(r['keywords'][:5])}."
+        distinct = [k for k in r["keywords"] if k not in common]
+        seeds = distinct if len(distinct) >= 3 else r["keywords"]
+        entries.append(_theme_entry({**r, "keywords": seeds}, description, n_seeds))
+    s = result.summary
+    header = (
+        "# Starter codebook: a DRAFT written by `yousaid discover` from the topics it found\n"
+        f"# ({len(entries)} largest of {s.get('topics', len(entries))} topics in "
+        f"{s.get('comments', '?')} comments, seed {s.get('seed', '?')}). It is not a finished "
+        "codebook.\n"
+        "# Before labelling, edit it: rename themes so a colleague would code the same comments,\n"
+        "# merge themes that are one idea, delete those that are not themes, describe each one\n"
+        "# (what belongs in it and what does not) and check its seeds. Settle the ids now:\n"
+        "# labels are stored by theme id. Quoted comments are redacted and shortened (…).\n"
     )
     if not entries:
-        return header + "themes: []\n"
-    body = yaml.safe_dump(
-        {"themes": entries}, sort_keys=False, allow_unicode=True, width=96, default_flow_style=None
-    )
-    return header + body
+        header += "# Discovery found no topics: write the themes yourself.\n"
+    top = {"question": question} if question else {}
+    return _codebook_yaml(header, entries, **top)
 
 
 def write_suggestions(text: str, path: str | Path) -> Path:
@@ -176,19 +268,15 @@ def _examples_html(examples: pd.DataFrame, topic: int) -> str:
     return f"<ol>{items}</ol>" if items else ""
 
 
-def render_html(result: Discovery, codebook: Codebook) -> str:
-    s = result.summary
-    names = {t.id: t.name for t in codebook.themes}
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>{_e('Theme discovery - ' + (codebook.name or 'consultation'))}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>Theme discovery: {_e(codebook.name or 'consultation')}</h1>",
-        f"<p>{_e(codebook.question)}</p>" if codebook.question else "",
-        "<h2>Summary</h2><ul>",
-        f"<li>{s['comments']} substantive comments ({s['excluded_non_substantive']} "
-        "non-answers left out)</li>",
+def _codebook_lines(s: dict[str, Any], has_codebook: bool) -> list[str]:
+    """Summary lines about the codebook; with none, nothing is claimed found or missing."""
+    if not has_codebook:
+        return [
+            f"<li>No codebook yet (0 codebook themes): all {s['topics']} topics are new; "
+            f"{s['candidates']} have at least {s['candidate_min_size']} comments and are "
+            "proposed as themes</li>"
+        ]
+    return [
         f"<li>{s['topics']} topics: {s['codebook_topics']} match codebook themes, "
         f"{s['new_topics']} do not; {s['candidates']} new-theme candidates with at least "
         f"{s['candidate_min_size']} comments</li>",
@@ -196,6 +284,26 @@ def render_html(result: Discovery, codebook: Codebook) -> str:
         f"{len(s['themes_recovered']) + len(s['themes_not_found'])}"
         + (f"; not found: {_e(', '.join(s['themes_not_found']))}" if s["themes_not_found"] else "")
         + "</li>",
+    ]
+
+
+def render_html(result: Discovery, codebook: Codebook | None = None) -> str:
+    s = result.summary
+    has_codebook = codebook is not None and bool(codebook.themes)
+    names = {t.id: t.name for t in codebook.themes} if codebook is not None else {}
+    title = (codebook.name if codebook is not None else "") or "consultation"
+    question = codebook.question if codebook is not None else ""
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>{_e('Theme discovery - ' + title)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Theme discovery: {_e(title)}</h1>",
+        f"<p>{_e(question)}</p>" if question else "",
+        "<h2>Summary</h2><ul>",
+        f"<li>{s['comments']} substantive comments ({s['excluded_non_substantive']} "
+        "non-answers left out)</li>",
+        *_codebook_lines(s, has_codebook),
         f"<li>Outliers (no topic): {s['outlier_share_before_reduction']:.1%} after clustering, "
         f"{s['outlier_share']:.1%} after reassigning close ones</li>",
         f"<li>Seed {s['seed']}; minimum topic size {s['min_topic_size']}</li></ul>",
@@ -205,12 +313,17 @@ def render_html(result: Discovery, codebook: Codebook) -> str:
         parts.append("<p>No cluster outside the codebook is large enough to propose.</p>")
     for row in result.candidates.itertuples(index=False):
         nearest = names.get(row.nearest_theme, row.nearest_theme)
+        nearest_text = (
+            f" Nearest existing theme: {_e(nearest)} ({row.nearest_theme_share:.0%} of these "
+            "comments are closest to it)."
+            if nearest
+            else ""
+        )
         parts.append(
             f"<div class='card'><h3>{_e(row.suggested_name)} <span class='muted'>"
             f"({_e(row.suggested_id)})</span></h3>"
             f"<p>{row.size} comments ({row.share:.1%}). Keywords: <span class='kw'>"
-            f"{_e(row.keywords)}</span>. Nearest existing theme: {_e(nearest)} "
-            f"({row.nearest_theme_share:.0%} of these comments are closest to it). Cohesion "
+            f"{_e(row.keywords)}</span>.{nearest_text} Cohesion "
             f"{row.cohesion:.2f} (mean similarity to the cluster's centre; low means mixed).</p>"
             f"{_examples_html(result.examples, row.topic)}</div>"
         )
@@ -233,7 +346,7 @@ def render_html(result: Discovery, codebook: Codebook) -> str:
     return "".join(parts)
 
 
-def write_html(result: Discovery, codebook: Codebook, path: str | Path) -> Path:
+def write_html(result: Discovery, codebook: Codebook | None, path: str | Path) -> Path:
     path = Path(path)
     text = render_html(result, codebook)
     with atomic_path(path) as tmp:

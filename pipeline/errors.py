@@ -24,3 +24,10 @@ class InputError(YousaidError):
         if column is not None:
             where.append(f"column '{column}'")
         super().__init__(f"{', '.join(where)}: {message}")
+
+
+class NotReady(YousaidError):
+    """A stage cannot run yet (no codebook, too few labels): the message names what to do first.
+
+    `yousaid run` reports it and goes on with the next question instead of failing.
+    """

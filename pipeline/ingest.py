@@ -71,19 +71,23 @@ def _map_columns(
             if target in REQUIRED:
                 raise InputError(
                     str(path),
-                    f"column '{source}' (mapped to '{target}' in params.yaml) not found; "
+                    f"column '{source}' (mapped to '{target}' in consultation.yaml) not found; "
                     f"columns are: {', '.join(map(str, raw.columns))}",
                     row=header_row,
                     column=str(source),
                 )
             continue
         renames[found] = target
-    frame = raw.rename(columns=renames)
+    # An export column already called like a target (another question's `text`) steps aside,
+    # so the mapped one is the only column of that name.
+    taken = set(renames.values())
+    aside = {c: f"{c} (export)" for c in raw.columns if c in taken and c not in renames}
+    frame = raw.rename(columns={**aside, **renames})
     # Contract names match loosely too ("ID", " Text ")
     loose = {
         c: key(c)
         for c in frame.columns
-        if key(c) in REQUIRED + ("weight",) and c not in renames.values()
+        if key(c) in REQUIRED + ("weight",) and key(c) not in taken and c not in renames.values()
     }
     frame = frame.rename(columns=loose)
     for name in REQUIRED:
@@ -92,7 +96,7 @@ def _map_columns(
                 str(path),
                 f"required column '{name}' is missing "
                 f"(columns are: {', '.join(map(str, raw.columns))}); "
-                "map the export's name to it under ingest.columns in params.yaml",
+                "name the export's column for it in consultation.yaml",
                 row=header_row,
                 column=name,
             )
@@ -101,7 +105,7 @@ def _map_columns(
             raise InputError(
                 str(path),
                 "this column name is reserved for what ingest adds; rename it in the export "
-                "(or map it to another name under ingest.columns in params.yaml)",
+                "(or map it to another name in consultation.yaml)",
                 row=header_row,
                 column=name,
             )
@@ -132,13 +136,22 @@ def read_comments(
     columns: Mapping[str, str] | None = None,
     sheet: str | None = None,
     on_bad_rows: str = "error",
+    header_row: int | None = None,
+    keep: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
-    """One file -> (valid rows, rejected rows with reasons, encoding used)."""
+    """One file -> (valid rows, rejected rows with reasons, encoding used).
+
+    `keep`: the contract columns to keep besides id and text (None = every column); a workspace
+    keeps only what it was told about, so another question's answers or an email column never
+    travel with the comments.
+    """
     path = Path(path)
-    raw = read_raw(path, sheet=sheet)
+    raw = read_raw(path, sheet=sheet, header_row=header_row)
     if raw.frame.empty:
         raise InputError(str(path), "the file has a header but no data rows", row=raw.header_row)
     frame = _map_columns(raw.frame, path, columns or {}, raw.header_row)
+    if keep is not None:
+        frame = frame[[c for c in frame.columns if c in (*REQUIRED, *keep)]]
     frame.insert(0, "source_row", raw.rows)
     frame.insert(0, "source_file", path.name)
     frame["id"] = frame["id"].map(lambda v: str(v).strip())
@@ -181,17 +194,21 @@ def ingest(
     sheet: str | None = None,
     on_bad_rows: str = "error",
     extra_non_answers: Iterable[str] = (),
+    header_row: int | None = None,
+    keep: Sequence[str] | None = None,
 ) -> IngestResult:
     """Read, validate, normalise and flag one or more exports into a single comments table."""
     if on_bad_rows not in ("error", "reject"):
         raise ValueError("on_bad_rows must be 'error' or 'reject'")
     paths = list(paths)
     if not paths:
-        raise YousaidError("no input files: give export files or set paths.input in params.yaml")
+        raise YousaidError(
+            "no input files: list the export under source.files in consultation.yaml"
+        )
     kept, rejected, encodings = [], [], {}
     seen_ids: dict[str, str] = {}  # id -> "file row N" where it was first seen
     for path in paths:
-        good, bad, encoding = read_comments(path, columns, sheet, on_bad_rows)
+        good, bad, encoding = read_comments(path, columns, sheet, on_bad_rows, header_row, keep)
         encodings[str(path)] = encoding
         clash = good["id"].isin(seen_ids)
         if clash.any():

@@ -17,6 +17,8 @@ EXTRA_STOP_WORDS = frozenset(
 # Where the lookup table's lemma misleads in this domain ("weed" is not the past of "wee").
 LEMMA_EXCEPTIONS = {
     "weed": "weed",
+    "number": "number",
+    "numbers": "number",
     "data": "data",
     "media": "media",
     "pcsos": "pcso",

@@ -1,7 +1,7 @@
 """Hand-labelled data in either contract form: a table with a `labels` column, or a Label Studio
 JSON export. Both come out as one tidy frame: id, text, labels (|-joined ids), stance, metadata.
 
-Label Studio convention (shared with `pipeline.labelstudio`): the theme choices are named
+Label Studio convention (shared with `pipeline.labelling.interface`): the theme choices are named
 `themes` and store theme ids (the choice alias), stance choices are named `stance_<theme_id>`
 and store stance ids, and the free-text note is `note`.
 """

@@ -1,7 +1,8 @@
 """A trained model on disk: the estimator, what it was trained for, its metrics and a model card.
 
-The directory is refused for a codebook whose theme ids differ from the ones it was trained on:
-a model that silently codes into the wrong themes is worse than no model.
+The directory carries a copy of the codebook it was trained with, so it codes anywhere on its own;
+it is refused for a codebook whose theme ids differ from that one: a model that silently codes
+into the wrong themes is worse than no model.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import joblib
 
 from pipeline import __version__
-from pipeline.codebook import Codebook
+from pipeline.codebook import Codebook, load_codebook
 from pipeline.errors import YousaidError
 from pipeline.tables import atomic_path
 
@@ -24,12 +25,14 @@ MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "MODEL_CARD.md"
+CODEBOOK_FILE = "codebook.yaml"
 
 
 @dataclass
 class TrainedModel:
     estimator: object
     meta: dict
+    codebook: Codebook
 
     @property
     def theme_ids(self) -> list[str]:
@@ -51,9 +54,17 @@ def _write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def save(model_dir: str | Path, estimator: object, meta: dict, metrics: dict, card: str) -> Path:
+def save(
+    model_dir: str | Path,
+    estimator: object,
+    meta: dict,
+    metrics: dict,
+    card: str,
+    codebook: Codebook,
+) -> Path:
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
+    _write_text(model_dir / CODEBOOK_FILE, Path(codebook.path).read_text(encoding="utf-8"))
     with atomic_path(model_dir / MODEL_FILE) as tmp:
         joblib.dump(estimator, tmp, compress=3)
     _write_text(model_dir / META_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -63,10 +74,13 @@ def save(model_dir: str | Path, estimator: object, meta: dict, metrics: dict, ca
 
 
 def load(model_dir: str | Path, codebook: Codebook | None = None) -> TrainedModel:
+    """The model with the codebook it carries; `codebook`, if given, must have the same theme ids."""
     model_dir = Path(model_dir)
-    if not (model_dir / MODEL_FILE).exists() or not (model_dir / META_FILE).exists():
+    needed = (MODEL_FILE, META_FILE, CODEBOOK_FILE)
+    if not all((model_dir / name).exists() for name in needed):
         raise YousaidError(f"{model_dir}: no trained model here; run `yousaid train` first")
     meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
+    own = load_codebook(model_dir / CODEBOOK_FILE)
     if codebook is not None and meta.get("codebook_fingerprint") != codebook.fingerprint():
         theirs, ours = set(meta.get("theme_ids", [])), set(codebook.ids)
         diff = []
@@ -75,9 +89,10 @@ def load(model_dir: str | Path, codebook: Codebook | None = None) -> TrainedMode
         if theirs - ours:
             diff.append(f"missing from the codebook: {', '.join(sorted(theirs - ours))}")
         raise YousaidError(
-            f"{model_dir}: trained for a different codebook ({'; '.join(diff)}); retrain with `yousaid train`"
+            f"{model_dir}: trained for a different codebook than {codebook.path} "
+            f"({'; '.join(diff)}); retrain with `yousaid train`"
         )
-    return TrainedModel(joblib.load(model_dir / MODEL_FILE), meta)
+    return TrainedModel(joblib.load(model_dir / MODEL_FILE), meta, codebook or own)
 
 
 def model_card(meta: dict, metrics: dict, codebook: Codebook) -> str:

@@ -2,7 +2,9 @@
 
 Uncertainty alone picks fifty near-duplicates of the same borderline comment; clustering the
 most uncertain pool and taking the least certain comment of each cluster keeps a batch varied.
-Before any labels exist, similarity to the codebook's descriptions and seeds stands in for a model.
+Before any model exists the first batch is a random sample spread over clusters of the comments
+(`first_batch`): random, so the first labels say how common each theme is; spread, so a rare
+kind of comment is not missed by chance.
 """
 
 from __future__ import annotations
@@ -45,6 +47,49 @@ def uncertainty(probs: np.ndarray, thresholds: np.ndarray | None = None) -> np.n
     return 1 - margin / max(float(margin.max()), 1e-9)
 
 
+def _eligible(comments: pd.DataFrame, exclude_ids: Iterable[str]) -> np.ndarray:
+    """Positions of substantive comments not labelled and not waiting in Label Studio."""
+    excluded = set(map(str, exclude_ids))
+    ok = np.array([i not in excluded for i in comments["id"].astype(str)], dtype=bool)
+    if "substantive" in comments.columns:
+        ok = ok & comments["substantive"].to_numpy(dtype=bool)
+    return np.flatnonzero(ok)
+
+
+def first_batch(
+    comments: pd.DataFrame,
+    embeddings: np.ndarray,
+    n: int,
+    exclude_ids: Iterable[str] = (),
+    seed: int = 42,
+    strata: int = 8,
+) -> list[int]:
+    """A random sample of `n` comments, stratified over k-means clusters of their embeddings.
+
+    Each cluster gets a share of the batch proportional to its size (largest remainders), so the
+    batch is still a fair sample of the consultation, and is drawn at random within it.
+    """
+    candidates = _eligible(comments, exclude_ids)
+    if n <= 0 or len(candidates) <= n:
+        return candidates.tolist() if n > 0 else []
+    rng = np.random.default_rng(seed)
+    k = max(1, min(strata, n, len(candidates) // 5))
+    labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(
+        np.asarray(embeddings)[candidates]
+    )
+    sizes = np.bincount(labels, minlength=k)
+    quota = sizes * n / sizes.sum()
+    take = np.floor(quota).astype(int)
+    for c in np.argsort(-(quota - take), kind="stable")[: n - take.sum()]:
+        take[c] += 1
+    chosen = [
+        int(row)
+        for c in range(k)
+        for row in rng.choice(candidates[labels == c], size=take[c], replace=False)
+    ]
+    return sorted(chosen)
+
+
 def choose_next(
     comments: pd.DataFrame,
     embeddings: np.ndarray,
@@ -56,11 +101,7 @@ def choose_next(
     pool_factor: int = 5,
 ) -> list[int]:
     """Row positions of up to `n` substantive, not-yet-labelled comments to label next."""
-    excluded = set(map(str, exclude_ids))
-    ok = np.array([i not in excluded for i in comments["id"].astype(str)], dtype=bool)
-    if "substantive" in comments.columns:
-        ok = ok & comments["substantive"].to_numpy(dtype=bool)
-    candidates = np.flatnonzero(ok)
+    candidates = _eligible(comments, exclude_ids)
     if n <= 0 or len(candidates) == 0:
         return []
     if len(candidates) <= n:

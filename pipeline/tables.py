@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +27,7 @@ class RawTable:
     rows: list[int]  # the row number a person would see in a spreadsheet for each record
     encoding: str | None  # for text files, the encoding that decoded it
     header_row: int = 1  # where the header is (title or blank rows above it are skipped)
+    preamble: list[str] = field(default_factory=list)  # text of the title rows above the header
 
 
 def _decode(path: Path, data: bytes) -> tuple[str, str]:
@@ -68,17 +69,36 @@ def _raise_undecodable(path: Path, data: bytes, offset: int) -> None:
     )
 
 
-def _read_csv(path: Path) -> RawTable:
+def _filled(record: list) -> int:
+    return sum(_present(c) for c in record)
+
+
+def _header_at(filled: list[int], header_row: int | None, path: Path) -> int:
+    """Index of the header: the given row, else the first row with at least two filled cells.
+
+    Why: exports often carry a title row ("Responses exported 14/09/2026") or blank lines above
+    the header; a one-column table has its header on the first non-blank row.
+    """
+    if header_row is not None:
+        if header_row > len(filled) or not filled[header_row - 1]:
+            raise InputError(str(path), "the header row given is empty or past the end", row=header_row)
+        return header_row - 1
+    width = max(filled)
+    return next(i for i, n in enumerate(filled) if n >= min(2, width))
+
+
+def _read_csv(path: Path, header_row: int | None = None) -> RawTable:
     data = path.read_bytes()
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
         raise InputError(str(path), "the file is empty")
     text, encoding = _decode(path, data)
-    parsed = _csv_records(path, text)
-    # blank lines above the header are layout
-    header_row, header = next(((n, r) for n, r in parsed if any(c.strip() for c in r)), (1, []))
+    parsed = list(_csv_records(path, text))
+    filled = [_filled(r) for _, r in parsed]
+    at = _header_at(filled, header_row, path)
+    header_row, header = parsed[at]
     records: list[list[str]] = []
     rows: list[int] = []
-    for line, record in parsed:  # `line`: the row a spreadsheet would show
+    for line, record in parsed[at + 1 :]:  # `line`: the row a spreadsheet would show
         if not any(cell.strip() for cell in record):
             continue  # blank lines are layout, not answers
         if len(record) > len(header):
@@ -94,7 +114,8 @@ def _read_csv(path: Path) -> RawTable:
         records.append(record + [""] * (len(header) - len(record)))
         rows.append(line)
     frame = pd.DataFrame(records, columns=_header_names(path, header, header_row), dtype=str)
-    return RawTable(frame, rows, encoding, header_row)
+    preamble = [c.strip() for _, r in parsed[:at] for c in r if _present(c)]
+    return RawTable(frame, rows, encoding, header_row, preamble)
 
 
 CSV_FIELD_LIMIT = 16 * 1024 * 1024  # characters in one cell; csv's default (128 KiB) is no rule
@@ -153,7 +174,7 @@ def _header_names(path: Path, header: list, row: int = 1) -> list[str]:
     return [name or f"unnamed_{i + 1}" for i, name in enumerate(names)]
 
 
-def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
+def _read_xlsx(path: Path, sheet: str | None, header_row: int | None = None) -> RawTable:
     from openpyxl import load_workbook
 
     try:
@@ -165,13 +186,10 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
     ws = workbook[sheet] if sheet else workbook.worksheets[0]
     grid = [[cell.value for cell in row] for row in ws.iter_rows(min_row=1, min_col=1)]
     # What was typed, counted before merges are spread: a title merged across the sheet is one cell.
-    filled = [sum(_present(v) for v in row) for row in grid]
+    filled = [_filled(row) for row in grid]
     if not any(filled):
         raise InputError(str(path), "the sheet is empty")
-    # Skip the blank (or title-only) rows above the header: the header is the first row
-    # with at least two filled cells, or the first non-blank row of a one-column sheet.
-    width = max(filled)
-    header_at = next(i for i, n in enumerate(filled) if n >= min(2, width))
+    header_at = _header_at(filled, header_row, path)
     merged = list(ws.merged_cells.ranges)
     # A header cell merged downwards means a two-row header: group labels above sub-headers.
     header_end = max((r.max_row - 1 for r in merged if r.min_row - 1 == header_at), default=0)
@@ -207,7 +225,9 @@ def _read_xlsx(path: Path, sheet: str | None) -> RawTable:
         for col, name in zip(frame.columns, names, strict=True)
         if not name.strip() and not frame[col].str.strip().any()
     ]
-    return RawTable(frame.drop(columns=empty), rows, None, header_at + 1)
+    preamble = [_cell_text(v).strip() for row in grid[:header_at] for v in row if _present(v)]
+    preamble = list(dict.fromkeys(preamble))  # a merged title is spread over its cells
+    return RawTable(frame.drop(columns=empty), rows, None, header_at + 1, preamble)
 
 
 def _present(value: object) -> bool:
@@ -237,20 +257,25 @@ def _missing(value: object) -> bool:
         return False
 
 
-def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
-    """Read any supported table as strings, with row numbers for error messages."""
+def read_raw(path: str | Path, sheet: str | None = None, header_row: int | None = None) -> RawTable:
+    """Read any supported table as strings, with row numbers for error messages.
+
+    `header_row` (1-based, as a spreadsheet shows it) overrides finding the header below titles.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "no such file")
     suffix = path.suffix.lower()
     if suffix not in READABLE:
         raise InputError(str(path), f"unsupported file type '{suffix}' (use {', '.join(READABLE)})")
+    if path.is_dir():
+        raise InputError(str(path), "is a folder, not a file")
     if path.stat().st_size == 0:
         raise InputError(str(path), "the file is empty (0 bytes)")
     if suffix == ".csv":
-        return _read_csv(path)
+        return _read_csv(path, header_row)
     if suffix == ".xlsx":
-        return _read_xlsx(path, sheet)
+        return _read_xlsx(path, sheet, header_row)
     return _read_parquet(path)
 
 

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_label_studio.py [--n 200] [--workdir /tmp/yousaid-ls-bench]
 
 Starts its own server on a free port in a fresh data dir (so the first start pays the migrations),
-pushes N demo comments with pre-annotations, answers them through the API from data/demo/gold.csv
+pushes N demo comments with pre-annotations, answers them through the API from examples/policing/export/gold.csv
 as two analysts would (10% double-coded), pulls, re-pushes and pulls again, then stops the server.
 Prints one JSON object of timings (seconds) for docs/benchmarks.md.
 """
@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import labelstudio as ls
+from pipeline import labelling as ls
 from pipeline.codebook import load_codebook
+from pipeline.columns import prob_col
 from pipeline.ingest import ingest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,22 +110,32 @@ def main() -> None:
     stop(data_dir)
     url, t["warm_start_s"] = start(data_dir)
     try:
-        cb = load_codebook(REPO / "labels" / "codebook.yaml")
-        comments = ingest([REPO / "data" / "demo" / "comments.csv"]).comments
-        gold = pd.read_csv(REPO / "data" / "demo" / "gold.csv", dtype=str, keep_default_na=False)
+        cb = load_codebook(REPO / "examples" / "policing" / "missing" / "codebook.yaml")
+        comments = ingest([REPO / "examples" / "policing" / "export" / "comments.csv"]).comments
+        gold = pd.read_csv(
+            REPO / "examples" / "policing" / "export" / "gold.csv",
+            dtype=str,
+            keep_default_na=False,
+        )
         gold = gold.set_index("id")
         chosen = comments.loc[comments["substantive"], "id"].head(args.n).tolist()
         rng = np.random.default_rng(0)
         coded = comments[["id"]].copy()
         for tid in cb.ids:
-            coded[f"prob_{tid}"] = rng.uniform(0, 1, len(coded)).round(3)
+            coded[prob_col(tid)] = rng.uniform(0, 1, len(coded)).round(3)
         coded["model_version"] = "bench-1"
         preds = ls.predictions_from_coded(coded, cb)
         meta = ls.metadata_columns(comments)
 
         client = timed(t, "connect_s", ls.connect, ls.Connection(url, TOKEN))
         project = timed(
-            t, "project_create_s", ls.ensure_project, client, "bench", ls.label_config(cb, meta)
+            t,
+            "project_create_s",
+            ls.ensure_project,
+            client,
+            ls.project_title("bench", "missing"),
+            ls.label_config(cb, meta),
+            state_path=labels / "label_studio.json",
         )
         res = timed(t, "push_s", ls.push, client, project, comments, chosen, preds, "bench-1", meta)
         t["tasks_created"], t["predictions"] = res.tasks_created, res.predictions_imported
@@ -150,14 +161,15 @@ def main() -> None:
             "labelled_path": labels / "labelled.csv",
             "agreement_path": labels / "agreement.csv",
             "disagreements_path": labels / "disagreements.csv",
+            "state_path": labels / "label_studio.json",
         }
-        out = timed(t, "pull_s", ls.pull, client, "bench", cb, comments=comments, **paths)
+        out = timed(t, "pull_s", ls.pull, client, cb, comments=comments, **paths)
         t["annotations_pulled"], t["labelled"] = out.annotations, out.labelled
         again = timed(
             t, "repush_same_s", ls.push, client, project, comments, chosen, preds, "bench-1", meta
         )
         t["repush_created"] = again.tasks_created
-        out = timed(t, "pull_again_s", ls.pull, client, "bench", cb, comments=comments, **paths)
+        out = timed(t, "pull_again_s", ls.pull, client, cb, comments=comments, **paths)
         t["pull_again_appended"] = out.appended
     finally:
         stop(data_dir)

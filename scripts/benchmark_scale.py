@@ -9,9 +9,11 @@ is unique and the embedding cache cannot make the run trivial. The export's "Did
 placeholders and empty answers stay as they are (real exports repeat them too; ingest flags them).
 
 One model is trained first on 2,000 NHS hand labels with the NHS codebook, so the report has
-realistic themes and metrics that match the model. Then, per size, each stage runs as its own
-process (`yousaid <stage> --params <tmp params>`) with an EMPTY embedding cache, while this script
-polls the process tree's resident memory (psutil, every 0.1 s) for the peak.
+realistic themes and metrics that match the model. Then, per size, a temporary consultation
+workspace is written (the input as its export, one question, the NHS codebook and that model) and
+each stage runs as its own process (`yousaid <stage> --workspace <tmp workspace>`) with an EMPTY
+embedding cache, while this script polls the process tree's resident memory (psutil, every 0.1 s)
+for the peak.
 
 Results go to docs/scale.json (merged with earlier sizes, so sizes can be run separately),
 docs/scale.png (log-log) and the "Scale" section of docs/benchmarks.md (between its markers).
@@ -37,9 +39,14 @@ import psutil
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.workspace import QuestionPaths  # noqa: E402
+
 YOUSAID = ROOT / ".venv" / "bin" / "yousaid"
 MARK_START, MARK_END = "<!-- scale:start -->", "<!-- scale:end -->"
 STAGES = ("ingest", "embed", "code", "report")
+QUESTION = "fft"  # the one question of each benchmark workspace
 PLACEHOLDERS = {"did not answer"}  # the NHS export's marker for a skipped question
 
 _CLAUSES = [
@@ -192,29 +199,43 @@ def run_measured(cmd: list[str], log_path: Path, interval: float = 0.1) -> dict:
     return {"seconds": seconds, "peak_rss_mib": peak / 2**20, "rc": proc.returncode}
 
 
-def stage_params(work: Path, data: Path, model_dir: Path, fast: bool = False) -> dict:
-    return {
-        "seed": 42,
-        "embedding": {"fast": fast},
-        "paths": {
-            "input": str(work / "comments.csv"),
-            "codebook": str(data / "codebook.yaml"),
-            "comments": str(work / "interim" / "comments.parquet"),
-            "rejected": str(work / "interim" / "rejected.csv"),
-            "embeddings": str(work / "interim" / "embeddings.npy"),
-            "embedding_cache": str(work / "cache"),
-            "labelled": str(work / "no-hand-labels.csv"),
-            "model_dir": str(model_dir),
-            "coded": str(work / "processed" / "coded.parquet"),
-        },
-        "ingest": {"extra_non_answers": ["Did not answer"]},
-        "report": {
-            "out_dir": str(work / "reports"),
-            "responses": str(work / "no-responses.yaml"),
-            "quotes": str(work / "no-quotes.yaml"),
-            "group_by": ["question", "trust", "service"],
+def write_workspace(
+    work: Path, export: str, data: Path, fast: bool = False, cache_dir: Path | None = None
+) -> QuestionPaths:
+    """A consultation workspace in `work`: `export` (relative to it) read as one question, coded
+    with the NHS codebook; no hand labels, responses or quotes. Returns the question's files.
+
+    `cache_dir` None: the workspace's own (empty) embedding cache.
+    """
+    embedding: dict = {"fast": fast}
+    if cache_dir is not None:
+        embedding["cache_dir"] = str(cache_dir)
+    config = {
+        "name": "scale",
+        "title": "Scale benchmark (NHS Friends and Family Test, resampled)",
+        "source": {"files": [export]},
+        "id_column": "id",
+        "respondent_columns": {"question": "question", "trust": "trust", "service": "service"},
+        "questions": [{"id": QUESTION, "column": "text"}],
+        "settings": {
+            "seed": 42,
+            "embedding": embedding,
+            "ingest": {"extra_non_answers": ["Did not answer"]},
+            "report": {"group_by": ["question", "trust", "service"]},
         },
     }
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "consultation.yaml").write_text(
+        yaml.safe_dump(config, sort_keys=False), encoding="utf-8"
+    )
+    paths = QuestionPaths.under(work / QUESTION)
+    paths.root.mkdir(exist_ok=True)
+    shutil.copy2(data / "codebook.yaml", paths.codebook)
+    return paths
+
+
+def stage_command(stage: str, work: Path) -> list[str]:
+    return [str(YOUSAID), stage, "--workspace", str(work), "--question", QUESTION]
 
 
 def train_model(data: Path, work: Path, n_labels: int, seed: int, fast: bool = False) -> Path:
@@ -222,19 +243,19 @@ def train_model(data: Path, work: Path, n_labels: int, seed: int, fast: bool = F
     frame = pd.read_csv(data / "comments.csv")
     frame = frame[frame["non_substantive"] == 0]
     frame = frame.sample(n=min(n_labels, len(frame)), random_state=seed)
-    labels_path = work / "train_labels.csv"
-    frame[["id", "text", "labels"]].to_csv(labels_path, index=False)
-    model_dir = work / ("model-fast" if fast else "model")
-    params = stage_params(work, data, model_dir, fast)
-    params["paths"]["embedding_cache"] = str(ROOT / ".cache" / "embeddings")
-    params_path = work / "train_params.yaml"
-    params_path.write_text(yaml.safe_dump(params), encoding="utf-8")
-    cmd = [str(YOUSAID), "train", "--params", str(params_path), "--labelled", str(labels_path)]
-    result = run_measured(cmd, work / "train.log")
+    train_ws = work / ("train-fast" if fast else "train")
+    shutil.rmtree(train_ws, ignore_errors=True)
+    paths = write_workspace(
+        train_ws, "train_labels.csv", data, fast, cache_dir=ROOT / ".cache" / "embeddings"
+    )
+    frame[["id", "text", "labels"]].to_csv(train_ws / "train_labels.csv", index=False)
+    paths.labelled.parent.mkdir(parents=True, exist_ok=True)
+    frame[["id", "text", "labels"]].to_csv(paths.labelled, index=False)
+    result = run_measured(stage_command("train", train_ws), work / "train.log")
     if result["rc"] != 0:
         raise SystemExit(f"training failed, see {work / 'train.log'}")
     print(f"trained on {len(frame)} NHS labels in {result['seconds']:.0f} s", file=sys.stderr)
-    return model_dir
+    return paths.model_dir
 
 
 def _last_lines(path: Path, n: int = 5) -> str:
@@ -258,15 +279,13 @@ def run_size(
     frame.to_csv(work / "comments.csv", index=False)
     build_s = time.perf_counter() - t0
     unique = frame["text"].nunique()
-    params_path = work / "params.yaml"
-    params_path.write_text(
-        yaml.safe_dump(stage_params(work, data, model_dir, fast)), encoding="utf-8"
-    )
+    paths = write_workspace(work, "comments.csv", data, fast)
+    shutil.copytree(model_dir, paths.model_dir)  # the model trained once, for every size
     load_before = os.getloadavg()[0]
     stages = {}
     for stage in STAGES:
         log_path = work / f"{stage}.log"
-        result = run_measured([str(YOUSAID), stage, "--params", str(params_path)], log_path)
+        result = run_measured(stage_command(stage, work), log_path)
         result["load"] = os.getloadavg()[0]
         if result["rc"] != 0:
             raise SystemExit(f"{stage} failed on {n} comments:\n{_last_lines(log_path, 20)}")
@@ -277,11 +296,7 @@ def run_size(
             f"{result['peak_rss_mib']:7.0f} MiB (load {result['load']:.1f})",
             file=sys.stderr,
         )
-    substantive = int(
-        pd.read_parquet(work / "interim" / "comments.parquet", columns=["substantive"])[
-            "substantive"
-        ].sum()
-    )
+    substantive = int(pd.read_parquet(paths.comments, columns=["substantive"])["substantive"].sum())
     return {
         "comments": n,
         "unique_texts": int(unique),

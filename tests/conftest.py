@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
@@ -16,62 +15,79 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def demo_params(workdir: Path) -> dict:
-    """The project's params.yaml with every output redirected into `workdir`.
+DEMO = ROOT / "examples" / "policing"
+CACHE = ROOT / ".cache" / "embeddings"
+# what an analyst owns in a workspace: everything else is built
+ANALYST_FILES = (
+    "consultation.yaml",
+    "export/*",
+    "*/codebook.yaml",
+    "*/responses.yaml",
+    "*/quotes.yaml",
+    "*/labels/*",
+)
 
-    Inputs (demo comments, codebook, hand labels) stay the repo's own; the embedding cache is the
-    repo's too, so the second session onwards embeds nothing.
+
+def copy_workspace(source: Path, target: Path, **settings) -> Path:
+    """A copy of a workspace's analyst files, sharing the repo's embedding cache.
+
+    `settings` override sections of consultation.yaml's `settings` (e.g. report={"bootstrap": 200}).
     """
-    from pipeline.config import load_params
+    import shutil
 
-    params = copy.deepcopy(load_params(ROOT / "params.yaml"))
-    paths = params["paths"]
-    for key in ("input", "codebook", "labelled"):
-        value = paths[key]
-        paths[key] = (
-            [str(ROOT / v) for v in value] if isinstance(value, list) else str(ROOT / value)
-        )
-    paths["embedding_cache"] = str(ROOT / paths["embedding_cache"])
-    outputs = {
-        "comments": "data/interim/comments.parquet",
-        "rejected": "data/interim/rejected.csv",
-        "embeddings": "data/interim/embeddings.npy",
-        "model_dir": "models/demo",
-        "coded": "data/processed/coded.parquet",
-    }
-    for key, rel in outputs.items():
-        paths[key] = str(workdir / rel)
-    for key, value in list(paths.items()):
-        # sections added by later stages (discover, report, ...) also write under workdir
-        if (
-            key not in outputs
-            and key not in ("input", "codebook", "labelled", "embedding_cache")
-            and isinstance(value, str)
-            and not Path(value).is_absolute()
-        ):
-            paths[key] = str(workdir / value)
-    return params
+    import yaml
+
+    for pattern in ANALYST_FILES:
+        for path in source.glob(pattern):
+            if path.is_file():
+                dest = target / path.relative_to(source)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, dest)
+    config = yaml.safe_load((target / "consultation.yaml").read_text(encoding="utf-8"))
+    merged = config.setdefault("settings", {}) or {}
+    merged.setdefault("embedding", {})["cache_dir"] = str(CACHE)
+    for section, values in settings.items():
+        if isinstance(values, dict):
+            merged.setdefault(section, {}).update(values)
+        else:
+            merged[section] = values
+    config["settings"] = merged
+    (target / "consultation.yaml").write_text(
+        yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
+    return target
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory) -> dict:
-    """ingest -> embed -> train -> code on the demo, in-process (the model is loaded once)."""
-    from pipeline import cli
+def demo_ws(tmp_path_factory):
+    """The demo workspace, copied, with ingest -> embed -> train -> code run for every question."""
+    from pipeline.stages import BY_NAME
+    from pipeline.workspace import load_workspace
 
-    workdir = tmp_path_factory.mktemp("demo_run")
-    params = demo_params(workdir)
-    for stage in ("ingest", "embed", "train", "code"):
-        cli.STAGES[stage](params)
-    paths = params["paths"]
+    root = copy_workspace(DEMO, tmp_path_factory.mktemp("demo_ws") / "policing")
+    ws = load_workspace(root)
+    for q in ws.config.questions:
+        for stage in ("ingest", "embed", "train", "code"):
+            BY_NAME[stage].run(ws, q)
+    return ws
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_ws) -> dict:
+    """The first demo question's files after the shared run (what most tests look at)."""
+    q = demo_ws.question("missing")
+    paths = demo_ws.paths(q)
     return {
-        "workdir": workdir,
-        "params": params,
-        "comments": Path(paths["comments"]),
-        "embeddings": Path(paths["embeddings"]),
-        "coded": Path(paths["coded"]),
-        "model_dir": Path(paths["model_dir"]),
-        "labelled": Path(paths["labelled"]),
-        "codebook": Path(paths["codebook"]),
+        "ws": demo_ws,
+        "question": q,
+        "workdir": demo_ws.root,
+        "comments": paths.comments,
+        "embeddings": paths.embeddings,
+        "coded": paths.coded,
+        "model_dir": paths.model_dir,
+        "labelled": paths.labelled,
+        "codebook": paths.codebook,
+        "paths": paths,
     }
 
 
@@ -85,7 +101,7 @@ def nhs_dir() -> Path:
 @pytest.fixture(scope="session")
 def embedding_model():
     """The configured sentence-transformers model, loaded once per test session (offline)."""
-    from pipeline.config import load_params
     from pipeline.embed import load_model
+    from pipeline.settings import EmbeddingSettings
 
-    return load_model(load_params(ROOT / "params.yaml")["embedding"]["model"])
+    return load_model(EmbeddingSettings().model_name)

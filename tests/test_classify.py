@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DEMO, ROOT
 
 from pipeline import modeldir
 from pipeline.classify import ThemeClassifier, multilabel_metrics
@@ -19,8 +19,8 @@ from pipeline.errors import InputError, YousaidError
 from pipeline.labelled import label_matrix, read_labelled
 from pipeline.select import choose_next, uncertainty
 
-ROOT = Path(__file__).resolve().parents[1]
-CODEBOOK = ROOT / "labels" / "codebook.yaml"
+CODEBOOK = DEMO / "missing" / "codebook.yaml"
+GOLD = DEMO / "export" / "gold.csv"
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_coded_output_contract(demo_run, codebook):
     assert ((doubt >= 0.3) == sub["needs_review"].astype(bool)).all()
     assert 0.05 < sub["needs_review"].mean() < 0.5
     # the held-out demo comments are coded about as well as the cross-validation said
-    gold = pd.read_csv(ROOT / "data" / "demo" / "gold.csv", keep_default_na=False)
+    gold = pd.read_csv(GOLD, keep_default_na=False)
     labelled_ids = set(read_labelled(demo_run["labelled"], codebook)["id"])
     held = coded[coded["substantive"] & ~coded["id"].isin(labelled_ids)].merge(
         gold, on="id", suffixes=("", "_gold")
@@ -85,15 +85,15 @@ def test_coded_output_contract(demo_run, codebook):
 
 
 def test_same_seed_same_model(demo_run, codebook, tmp_path):
-    params = demo_run["params"]
+    ws = demo_run["ws"]
     a, b = tmp_path / "a", tmp_path / "b"
     for out in (a, b):
         train(
             demo_run["labelled"],
             codebook,
             out,
-            params["embedding"]["model"],
-            params["paths"]["embedding_cache"],
+            ws.settings.embedding.model_name,
+            ws.cache_dir,
             seed=7,
         )
     meta_a, meta_b = (json.loads((d / "meta.json").read_text()) for d in (a, b))
@@ -155,13 +155,13 @@ def test_theme_without_examples_is_reported_not_dropped(demo_run, codebook, tmp_
     )
     path = tmp_path / "no_groups.csv"
     frame[["id", "text", "labels"]].to_csv(path, index=False)
-    params = demo_run["params"]
+    ws = demo_run["ws"]
     metrics = train(
         path,
         codebook,
         tmp_path / "m",
-        params["embedding"]["model"],
-        params["paths"]["embedding_cache"],
+        ws.settings.embedding.model_name,
+        ws.cache_dir,
     )
     assert metrics["untrained_themes"] == ["specific_groups"]
     model = modeldir.load(tmp_path / "m", codebook)
@@ -182,18 +182,14 @@ def test_model_from_other_codebook_refused(demo_run, tmp_path):
 def test_cli_code_refuses_comments_without_text(demo_run, tmp_path):
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"id": ["1", "2"], "comment": ["a", "b"]}).to_csv(bad, index=False)
-    params = tmp_path / "params.yaml"
-    import yaml
-
-    params.write_text(yaml.safe_dump(demo_run["params"]))
     result = subprocess.run(
         [
             sys.executable,
             "-m",
             "pipeline",
             "code",
-            "--params",
-            str(params),
+            "--model",
+            str(demo_run["model_dir"]),
             "--comments",
             str(bad),
             "--out",
@@ -265,12 +261,13 @@ def test_beats_tfidf_baseline_on_nhs_sample(nhs_dir):
 
 
 def test_next_to_label_leaves_out_labelled_and_excluded(demo_run, codebook):
-    from pipeline.cli import next_to_label
+    from pipeline.stages.label import choose
 
-    comments, first, _, thresholds = next_to_label(demo_run["params"], 20)
-    assert thresholds is not None  # the demo run has a model: uncertainty, not zero-shot
+    ws, q = demo_run["ws"], demo_run["question"]
+    comments, first, how = choose(ws, q, 20)
+    assert how == "model uncertainty"  # the demo run has a model: not a random first batch
     waiting = comments.iloc[first]["id"].tolist()[:10]  # as if already pushed to Label Studio
-    _, again, _, _ = next_to_label(demo_run["params"], 20, exclude=waiting)
+    _, again, _ = choose(ws, q, 20, exclude=waiting)
     ids = comments.iloc[again]["id"]
     labelled = set(read_labelled(demo_run["labelled"], codebook)["id"])
     assert len(again) == 20 and not ids.isin(waiting).any() and not ids.isin(labelled).any()

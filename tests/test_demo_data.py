@@ -4,21 +4,20 @@ Studio export and the labelled table derived from it."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import DEMO
 
 from pipeline.codebook import load_codebook
 from pipeline.ingest import ingest
 from pipeline.labelled import read_labelled, split_labels
 
-ROOT = Path(__file__).resolve().parents[1]
-COMMENTS = ROOT / "data" / "demo" / "comments.csv"
-GOLD = ROOT / "data" / "demo" / "gold.csv"
-CODEBOOK = ROOT / "labels" / "codebook.yaml"
-EXPORT = ROOT / "labels" / "label_studio_export_demo.json"
-LABELLED = ROOT / "labels" / "labelled.csv"
+COMMENTS = DEMO / "export" / "comments.csv"
+GOLD = DEMO / "export" / "gold.csv"
+CODEBOOK = DEMO / "missing" / "codebook.yaml"
+EXPORT = DEMO / "missing" / "labels" / "label_studio_export_demo.json"
+LABELLED = DEMO / "missing" / "labels" / "labelled.csv"
 
 POLLS = ("poll_representative", "poll_boost")
 
@@ -166,5 +165,5 @@ def test_codebook(codebook):
 
 
 def test_demo_readme_says_synthetic():
-    readme = (ROOT / "data" / "demo" / "README.md").read_text(encoding="utf-8")
+    readme = (DEMO / "export" / "README.md").read_text(encoding="utf-8")
     assert "SYNTHETIC" in readme and "made up" in readme

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, demo_params
+from conftest import DEMO, copy_workspace
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
@@ -24,7 +24,6 @@ from pipeline.codebook import load_codebook
 from pipeline.discover import (
     CANDIDATE_COLUMNS,
     NEW,
-    DiscoverSettings,
     Discovery,
     _phrases,
     _slug,
@@ -33,6 +32,11 @@ from pipeline.discover import (
 from pipeline.embed import read_embeddings
 from pipeline.errors import YousaidError
 from pipeline.keywords import keyword_vectorizer, lemmatise
+from pipeline.settings import DiscoverSettings, Settings, parse
+from pipeline.stages import BY_NAME
+from pipeline.workspace import load_workspace
+
+CODEBOOK = DEMO / "missing" / "codebook.yaml"
 
 # Thirty varied answers about dangerous dogs: a topic the demo codebook has no theme for.
 PLANTED = [
@@ -71,43 +75,49 @@ PLANTED_IDS = [f"PLANT-{i:02d}" for i in range(1, len(PLANTED) + 1)]
 
 
 @pytest.fixture(scope="module")
-def run_params(tmp_path_factory) -> dict:
-    """Demo comments plus the planted ones, ingested and embedded as the pipeline would."""
-    workdir = tmp_path_factory.mktemp("discover")
-    params = demo_params(workdir)
-    demo = ROOT / "data" / "demo" / "comments.csv"
-    if not demo.exists():
-        pytest.skip(f"demo data not found at {demo}")
-    planted = workdir / "planted.csv"
-    pd.DataFrame({"id": PLANTED_IDS, "text": PLANTED}).to_csv(planted, index=False)
-    params["paths"]["input"] = [str(demo), str(planted)]
-    params["discover"]["out_dir"] = str(workdir / "processed")
+def run_ws(tmp_path_factory):
+    """The demo's `missing` question, its export plus the planted comments, ingested and embedded
+    as the pipeline would."""
+    if not (DEMO / "export" / "comments.csv").exists():
+        pytest.skip(f"demo data not found at {DEMO / 'export'}")
+    root = copy_workspace(DEMO, tmp_path_factory.mktemp("discover") / "ws")
+    pd.DataFrame({"id": PLANTED_IDS, "text": PLANTED}).to_csv(
+        root / "export" / "planted.csv", index=False
+    )
+    path = root / "consultation.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["source"]["files"] = ["export/comments.csv", "export/planted.csv"]
+    config["questions"] = [q for q in config["questions"] if q["id"] == "missing"]
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    ws = load_workspace(root)
     for stage in ("ingest", "embed"):
-        cli.STAGES[stage](params)
-    return params
+        BY_NAME[stage].run(ws, ws.question("missing"))
+    return ws
 
 
 @pytest.fixture(scope="module")
-def cli_outputs(run_params) -> dict[str, Path]:
+def cli_outputs(run_ws) -> dict[str, Path]:
     """Fit 1: the `discover` stage as `yousaid run` calls it."""
-    return cli.STAGES["discover"](run_params)
+    return BY_NAME["discover"].run(run_ws, run_ws.question("missing")).outputs
 
 
 @pytest.fixture(scope="module")
-def inputs(run_params, embedding_model):
-    paths = run_params["paths"]
-    comments = pd.read_parquet(paths["comments"])
-    vectors = np.array(read_embeddings(paths["embeddings"], comments["id"].tolist()))
-    return comments, vectors, load_codebook(paths["codebook"])
+def inputs(run_ws, embedding_model):
+    paths = run_ws.paths("missing")
+    comments = pd.read_parquet(paths.comments)
+    vectors = np.array(read_embeddings(paths.embeddings, comments["id"].tolist()))
+    return comments, vectors, load_codebook(paths.codebook)
 
 
 @pytest.fixture(scope="module")
-def result(inputs, run_params, embedding_model, cli_outputs) -> Discovery:
+def result(inputs, run_ws, embedding_model, cli_outputs) -> Discovery:
     """Fit 2: the same discovery through the Python API (after fit 1, in the same process)."""
     comments, vectors, codebook = inputs
-    settings = DiscoverSettings.from_params(run_params["discover"])
+    settings = run_ws.settings.discover
     frozen = vectors.copy()
-    out = discover(comments, vectors, codebook, embedding_model, settings, seed=run_params["seed"])
+    out = discover(
+        comments, vectors, codebook, embedding_model, settings, seed=run_ws.settings.seed
+    )
     np.testing.assert_array_equal(vectors, frozen)  # the caller's array is never modified
     return out
 
@@ -162,7 +172,7 @@ def test_only_substantive_comments_are_used(result, inputs):
     assert result.topics["size"].sum() == len(substantive)
 
 
-def test_outliers_are_reported_and_reassigned_only_when_close(result, run_params):
+def test_outliers_are_reported_and_reassigned_only_when_close(result):
     s = result.summary
     a = result.assignments
     assert s["outlier_share"] == round(float((a["topic"] == -1).mean()), 4)
@@ -212,21 +222,28 @@ def test_workbook_opens_with_formatted_sheets(cli_outputs, result):
         assert name in html
 
 
-def test_codebook_suggest_writes_paste_ready_yaml(run_params, cli_outputs, tmp_path):
-    params_file = tmp_path / "params.yaml"
-    params_file.write_text(yaml.safe_dump(run_params), encoding="utf-8")
-    out = CliRunner().invoke(cli.app, ["codebook", "suggest", "--params", str(params_file)])
+def test_codebook_suggest_writes_paste_ready_yaml(run_ws, cli_outputs, tmp_path):
+    out = CliRunner().invoke(
+        cli.app,
+        ["codebook", "suggest", "--workspace", str(run_ws.root), "--question", "missing"],
+    )
+    if out.exception and not isinstance(out.exception, SystemExit):
+        raise out.exception
     assert out.exit_code == 0, out.output
-    written = Path(run_params["discover"]["out_dir"]) / "codebook_suggestions.yaml"
-    entries = yaml.safe_load(written.read_text(encoding="utf-8"))["themes"]
-    assert entries and yaml.safe_load(out.stdout)["themes"] == entries
-    codebook = load_codebook(run_params["paths"]["codebook"])
+    paths = run_ws.paths("missing")
+    written = paths.suggestions
+    text = written.read_text(encoding="utf-8")
+    entries = yaml.safe_load(text)["themes"]
+    # stdout names the file written; the same paste-ready text is shown on stderr
+    assert entries and out.stdout.strip() == str(written)
+    assert text.strip() in out.stderr
+    codebook = load_codebook(paths.codebook)
     for entry in entries:
         assert entry["id"] not in codebook.ids
         assert entry["description"].startswith("DRAFT") and entry["seeds"] and entry["examples"]
     assert any("dog" in e["id"] for e in entries)
     # pasted under `themes:`, the entries make a codebook that still loads
-    merged = yaml.safe_load(Path(run_params["paths"]["codebook"]).read_text(encoding="utf-8"))
+    merged = yaml.safe_load(paths.codebook.read_text(encoding="utf-8"))
     merged["themes"] += entries
     (tmp_path / "codebook.yaml").write_text(yaml.safe_dump(merged), encoding="utf-8")
     grown = load_codebook(tmp_path / "codebook.yaml")
@@ -241,15 +258,15 @@ def test_settings_scale_with_the_number_of_comments():
     assert s.cluster_size(500) == 11 and s.cluster_size(5_000) == 35
     assert s.cluster_size(40) == 8 and s.cluster_size(1_000_000) == 60
     assert s.samples(500) == 5 and s.candidate_size(500) == 11
-    fixed = DiscoverSettings.from_params({"min_topic_size": 20, "out_dir": "x", "stop_words": None})
+    fixed = parse(DiscoverSettings, {"min_topic_size": 20, "stop_words": None}, "x.yaml")
     assert fixed.cluster_size(5_000) == 20 and fixed.stop_words == ()
-    with pytest.raises(YousaidError, match="unknown keys \\['min_topic_sise'\\]"):
-        DiscoverSettings.from_params({"min_topic_sise": 20})
+    with pytest.raises(YousaidError, match="unknown key 'discover.min_topic_sise'"):
+        parse(Settings, {"discover": {"min_topic_sise": 20}}, "x.yaml")
 
 
 def test_too_few_comments_is_a_clear_error(embedding_model):
     comments = pd.DataFrame({"id": ["a", "b"], "text": ["x", "y"], "substantive": [True, True]})
-    codebook = load_codebook(ROOT / "labels" / "codebook.yaml")
+    codebook = load_codebook(CODEBOOK)
     with pytest.raises(YousaidError, match="at least 20 different substantive comments, got 2"):
         discover(comments, np.eye(2, 384, dtype=np.float32), codebook, embedding_model)
     # thirty copies of five answers are still only five different comments
@@ -291,7 +308,7 @@ def test_candidate_names_and_slugs():
 
 
 def test_html_and_excel_neutralise_hostile_text(tmp_path):
-    codebook = load_codebook(ROOT / "labels" / "codebook.yaml")
+    codebook = load_codebook(CODEBOOK)
     hostile = "<script>alert('x')</script> & =HYPERLINK(\"http://evil\")"
     topics = pd.DataFrame(
         [
@@ -345,9 +362,13 @@ def test_html_and_excel_neutralise_hostile_text(tmp_path):
 
 @pytest.fixture(scope="module", autouse=True)
 def _no_stray_outputs():
-    """Discovery in tests must never write into the repository's data/processed."""
-    target = ROOT / "data" / "processed" / "discovery.json"
-    before = target.stat().st_mtime if target.exists() else None
+    """Discovery in tests must never write into the demo workspace in the repository."""
+    demo = load_workspace(DEMO)
+    targets = [demo.paths(q).discovery_json for q in demo.config.questions]
+
+    def mtimes() -> list[float | None]:
+        return [t.stat().st_mtime if t.exists() else None for t in targets]
+
+    before = mtimes()
     yield
-    after = target.stat().st_mtime if target.exists() else None
-    assert before == after
+    assert mtimes() == before

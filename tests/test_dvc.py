@@ -1,6 +1,7 @@
-"""Real DVC, no remote: `dvc repro ingest` in a copy of the project runs the stage through the
-`yousaid` command, locks it, and a second repro has nothing to do. Part of the normal suite
-(about 10 s): DVC is a real dependency, so its pipeline is tested like the rest."""
+"""Real DVC, no remote: `dvc repro ingest` in a copy of the project runs the stage for every
+question of the demo workspace through the `yousaid` command, locks it, and a second repro has
+nothing to do. Part of the normal suite (about 15 s): DVC is a real dependency, so its pipeline
+is tested like the rest. The dvc.yaml itself is written from the stage registry."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import DEMO, copy_workspace
+
+from pipeline.dvcfile import render
+from pipeline.stages import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
+WS = "examples/policing"
 
 
 def dvc_exe() -> str:
@@ -30,17 +36,18 @@ def dvc_exe() -> str:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """A copy of what the ingest stage needs: dvc.yaml, params.yaml, the demo, labels, code."""
+    """The repo's dvc.yaml and a copy of the demo workspace's analyst files."""
     work = tmp_path_factory.mktemp("dvc_project")
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy2(ROOT / name, work / name)
-    shutil.copytree(ROOT / "data" / "demo", work / "data" / "demo")
-    shutil.copytree(ROOT / "labels", work / "labels")
-    # the stage's code dependencies, so DVC can hash them
-    shutil.copytree(
-        ROOT / "pipeline", work / "pipeline", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    shutil.copy2(ROOT / "dvc.yaml", work / "dvc.yaml")
+    copy_workspace(DEMO, work / WS)
     return work
+
+
+def test_dvc_yaml_is_written_from_the_stage_registry():
+    assert (ROOT / "dvc.yaml").read_text(encoding="utf-8") == render(DEMO, WS)
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert list(stages) == [s.name for s in STAGES]
+    assert all(s["foreach"] == "${questions}" for s in stages.values())
 
 
 def dvc(work: Path, *args: str) -> subprocess.CompletedProcess:
@@ -63,52 +70,53 @@ def reproduced(project) -> subprocess.CompletedProcess:
     return dvc(project, "repro", "ingest")
 
 
-def test_repro_ingest_writes_comments(project, reproduced):
-    out = project / "data" / "interim" / "comments.parquet"
-    assert out.exists()
-    frame = pd.read_parquet(out)
-    assert len(frame) == 570
-    assert frame["id"].is_unique
-    assert {"source_file", "source_row", "text", "text_original", "substantive"} <= set(
-        frame.columns
-    )
-    rejected = project / "data" / "interim" / "rejected.csv"
-    assert rejected.exists()
-    assert "Running stage 'ingest'" in reproduced.stdout
+def test_repro_ingest_writes_comments_for_every_question(project, reproduced):
+    for question in ("missing", "feel_safer"):
+        out = project / WS / question / "data" / "interim" / "comments.parquet"
+        frame = pd.read_parquet(out)
+        assert len(frame) == 570  # every respondent, answered or not
+        assert frame["id"].is_unique
+        assert {"source_file", "source_row", "text", "text_original", "substantive"} <= set(
+            frame.columns
+        )
+        assert (out.parent / "rejected.csv").exists()
+    assert "Running stage 'ingest@0'" in reproduced.stdout
+    assert "Running stage 'ingest@1'" in reproduced.stdout
     # the stage ran the real command, which printed its summary
-    assert "rows read 570" in reproduced.stdout + reproduced.stderr
+    assert "[missing] rows read 570" in reproduced.stdout + reproduced.stderr
 
 
-def test_lock_names_the_ingest_stage(project, reproduced):
+def test_lock_names_the_ingest_stages(project, reproduced):
     lock = yaml.safe_load((project / "dvc.lock").read_text())
-    stage = lock["stages"]["ingest"]
-    assert stage["cmd"] == "yousaid ingest"
-    assert {d["path"] for d in stage["deps"]} >= {"data/demo/comments.csv", "pipeline/ingest.py"}
+    stage = lock["stages"]["ingest@1"]
+    assert stage["cmd"] == "yousaid ingest --workspace . --question feel_safer"
+    assert {d["path"] for d in stage["deps"]} == {"export/comments.csv"}
     outs = {o["path"]: o for o in stage["outs"]}
-    assert set(outs) == {"data/interim/comments.parquet", "data/interim/rejected.csv"}
-    size = (project / "data" / "interim" / "comments.parquet").stat().st_size
-    assert outs["data/interim/comments.parquet"]["size"] == size
-    assert "ingest" in stage["params"]["params.yaml"]
-    assert set(lock["stages"]) == {"ingest"}  # nothing else ran
+    comments = "feel_safer/data/interim/comments.parquet"
+    assert set(outs) == {comments, "feel_safer/data/interim/rejected.csv"}
+    assert outs[comments]["size"] == (project / WS / comments).stat().st_size
+    assert "settings" in stage["params"]["consultation.yaml"]
+    assert set(lock["stages"]) == {"ingest@0", "ingest@1"}  # nothing else ran
 
 
 def test_second_repro_does_nothing(project, reproduced):
-    out = project / "data" / "interim" / "comments.parquet"
+    out = project / WS / "missing" / "data" / "interim" / "comments.parquet"
     before = out.stat().st_mtime_ns
     status = dvc(project, "status", "ingest", "--json")
     assert json.loads(status.stdout or "{}") == {}
     again = dvc(project, "repro", "ingest")
-    assert "Stage 'ingest' didn't change, skipping" in again.stdout
+    assert "didn't change, skipping" in again.stdout
     assert "Running stage" not in again.stdout
     assert out.stat().st_mtime_ns == before
 
 
-def test_changed_param_reruns(project, reproduced):
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["ingest"]["extra_non_answers"] = ["see my previous answer"]
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+def test_changed_setting_reruns(project, reproduced):
+    path = project / WS / "consultation.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["settings"]["ingest"] = {"extra_non_answers": ["see my previous answer"]}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     status = json.loads(dvc(project, "status", "ingest", "--json").stdout)
-    assert "ingest" in status
+    assert "ingest@0" in status
     rerun = dvc(project, "repro", "ingest")
-    assert "Running stage 'ingest'" in rerun.stdout
+    assert "Running stage 'ingest@0'" in rerun.stdout
     assert json.loads(dvc(project, "status", "ingest", "--json").stdout or "{}") == {}

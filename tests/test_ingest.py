@@ -601,25 +601,41 @@ def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def workspace(root: Path, export: str) -> Path:
+    """The smallest consultation workspace: one export, one question read from `text`."""
+    (root / "consultation.yaml").write_text(
+        "name: t\n"
+        "title: T\n"
+        f"source: {{files: [{export}]}}\n"
+        "id_column: id\n"
+        "questions: [{id: q, column: text}]\n",
+        encoding="utf-8",
+    )
+    return root
+
+
 def test_cli_bad_file(tmp_path):
     bad = write_csv(tmp_path / "export.csv", "id,text\n1,a\n2,b\n1,c\n")
-    out = tmp_path / "out" / "comments.parquet"
-    proc = run_cli(["ingest", str(bad), "--out", str(out)], tmp_path)
+    root = workspace(tmp_path, "export.csv")
+    out = root / "q" / "data" / "interim" / "comments.parquet"
+    proc = run_cli(["ingest", "--workspace", str(root)], tmp_path)
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert lines == [f"error: {bad}, row 4, column 'id': duplicate id '1' (first at row 2)"]
     assert "Traceback" not in proc.stderr and proc.stdout == ""
-    assert not out.exists() and not (tmp_path / "out").exists() and not (tmp_path / "data").exists()
+    assert not out.exists() and not (root / "q").exists() and not (tmp_path / "data").exists()
 
 
 def test_cli_good_file(tmp_path):
-    good = write_csv(tmp_path / "export.csv", csv_text())
-    out = tmp_path / "comments.parquet"
-    proc = run_cli(["ingest", str(good), "--out", str(out)], tmp_path)
+    write_csv(tmp_path / "export.csv", csv_text())
+    root = workspace(tmp_path, "export.csv")
+    out = root / "q" / "data" / "interim" / "comments.parquet"
+    proc = run_cli(["ingest", "--workspace", str(root)], tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == str(out)
+    # stdout: the files written (the comments table, then the rejected rows)
+    assert proc.stdout.strip().splitlines() == [str(out), str(out.with_name("rejected.csv"))]
     assert "rows read 3: substantive 2, flagged non-substantive 1, rejected 0" in proc.stderr
-    assert f"{good}: encoding utf-8" in proc.stderr
+    assert "(encoding utf-8)" in proc.stderr
     frame = pd.read_parquet(out)
     assert list(frame["id"]) == ["101", "102", "103"]
     assert frame["substantive"].dtype == bool

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -26,13 +27,13 @@ import pytest
 import yaml
 
 from pipeline import cli
-from pipeline import labelstudio as ls
+from pipeline import labelling as ls
 from pipeline.codebook import load_codebook
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "label-studio"
 LS_BIN = REPO / ".venv-ls" / "bin" / "label-studio"
-CODEBOOK = REPO / "labels" / "codebook.yaml"
+CODEBOOK = REPO / "examples" / "policing" / "missing" / "codebook.yaml"
 TOKEN = "yousaid-test-token-5f0c2b9e7d"
 CREDENTIALS = {
     "LABEL_STUDIO_USERNAME": "lead.analyst@example.org",
@@ -233,6 +234,7 @@ def state(tmp_path_factory):
             "labelled_path": root / "labelled.csv",
             "agreement_path": root / "agreement.csv",
             "disagreements_path": root / "disagreements.csv",
+            "state_path": root / "label_studio.json",
         },
         "title": "yousaid test round trip",
     }
@@ -294,7 +296,11 @@ def test_push_creates_tasks_with_metadata_and_preannotations(client, comments, c
     meta = ls.metadata_columns(comments)
     assert meta == list(ls.METADATA)
     project = ls.ensure_project(
-        client, state["title"], ls.label_config(codebook, meta), codebook.question
+        client,
+        state["title"],
+        ls.label_config(codebook, meta),
+        codebook.question,
+        state_path=state["paths"]["state_path"],
     )
     assert project.created
     preds = ls.predictions_from_coded(predictions_for(comments, codebook), codebook)
@@ -355,7 +361,7 @@ def test_analysts_annotate_and_pull(client, comments, codebook, state):
         client.annotations.create(tasks[cid].id, result=res, completed_by=second.id)
     state["annotation_ids"] = ids
 
-    out = ls.pull(client, state["title"], codebook, comments=comments, **state["paths"])
+    out = ls.pull(client, codebook, comments=comments, **state["paths"])
     assert (out.annotations, out.skipped, out.appended, out.labelled) == (12, 1, 13, 8)
 
     history = ls.read_annotations(state["paths"]["annotations_path"])
@@ -417,7 +423,7 @@ def test_agreement_on_planted_disagreements(codebook, state):
 
 def test_pull_again_appends_nothing(client, comments, codebook, state):
     before = state["paths"]["annotations_path"].read_text()
-    out = ls.pull(client, state["title"], codebook, comments=comments, **state["paths"])
+    out = ls.pull(client, codebook, comments=comments, **state["paths"])
     assert out.appended == 0
     assert state["paths"]["annotations_path"].read_text() == before
 
@@ -428,7 +434,7 @@ def test_relabel_latest_wins_and_history_is_kept(client, comments, codebook, sta
     client.annotations.update(
         ann, result=result(["volume_crime", "specific_groups"], note="changed my mind")
     )
-    out = ls.pull(client, state["title"], codebook, comments=comments, **state["paths"])
+    out = ls.pull(client, codebook, comments=comments, **state["paths"])
     assert out.appended == 1
     history = [
         r
@@ -447,7 +453,11 @@ def test_relabel_latest_wins_and_history_is_kept(client, comments, codebook, sta
 def test_repush_never_duplicates_and_refreshes_predictions(client, comments, codebook, state):
     meta = ls.metadata_columns(comments)
     project = ls.ensure_project(
-        client, state["title"], ls.label_config(codebook, meta), codebook.question
+        client,
+        state["title"],
+        ls.label_config(codebook, meta),
+        codebook.question,
+        state_path=state["paths"]["state_path"],
     )
     assert not project.created and project.id == state["project_id"]
     coded = predictions_for(comments, codebook)
@@ -479,9 +489,14 @@ def test_renaming_or_removing_a_theme_keeps_the_history(client, codebook, commen
             theme["name"] = "Everyday crime (renamed)"
     renamed = load_codebook_from(data, state)
     meta = ls.metadata_columns(comments)
-    project = ls.ensure_project(client, state["title"], ls.label_config(renamed, meta))
+    project = ls.ensure_project(
+        client,
+        state["title"],
+        ls.label_config(renamed, meta),
+        state_path=state["paths"]["state_path"],
+    )
     assert "Everyday crime (renamed)" in client.projects.get(project.id).label_config
-    out = ls.pull(client, state["title"], renamed, comments=comments, **state["paths"])
+    out = ls.pull(client, renamed, comments=comments, **state["paths"])
     assert out.appended == 0  # stored values are ids: a rename changes nothing
     labelled_path = state["paths"]["labelled_path"]
     labelled = pd.read_csv(labelled_path, dtype=str, keep_default_na=False).set_index("id")
@@ -491,17 +506,27 @@ def test_renaming_or_removing_a_theme_keeps_the_history(client, codebook, commen
     # retired id from labelled.csv (with a warning) and the history keeps it.
     data["themes"] = [t for t in data["themes"] if t["id"] != "volume_crime"]
     removed = load_codebook_from(data, state)
-    ls.ensure_project(client, state["title"], ls.label_config(removed, meta))
-    with caplog.at_level("WARNING", logger="pipeline.labelstudio"):
-        ls.pull(client, state["title"], removed, comments=comments, **state["paths"])
+    ls.ensure_project(
+        client,
+        state["title"],
+        ls.label_config(removed, meta),
+        state_path=state["paths"]["state_path"],
+    )
+    with caplog.at_level("WARNING", logger="pipeline.labelling"):
+        ls.pull(client, removed, comments=comments, **state["paths"])
     assert "no longer in the codebook were dropped: volume_crime" in caplog.text
     labelled = pd.read_csv(labelled_path, dtype=str, keep_default_na=False).set_index("id")
     assert labelled.at["T-005", "labels"] == "specific_groups"
     history = ls.read_annotations(state["paths"]["annotations_path"])
     assert any("volume_crime" in r["themes"] for r in history)
 
-    ls.ensure_project(client, state["title"], ls.label_config(codebook, meta))  # restore
-    out = ls.pull(client, state["title"], codebook, comments=comments, **state["paths"])
+    ls.ensure_project(  # restore
+        client,
+        state["title"],
+        ls.label_config(codebook, meta),
+        state_path=state["paths"]["state_path"],
+    )
+    out = ls.pull(client, codebook, comments=comments, **state["paths"])
     labelled = pd.read_csv(labelled_path, dtype=str, keep_default_na=False).set_index("id")
     assert labelled.at["T-005", "labels"] == "volume_crime|specific_groups"
 
@@ -512,40 +537,231 @@ def load_codebook_from(data: dict, state) -> object:
     return load_codebook(path)
 
 
+# --- projects found by stored id, titles Label Studio accepts, concurrent pushes -------------
+
+LONG_NAME = "London Police and Crime Plan 2021-2025 consultation: what's missing?"
+
+
+def test_project_title_fits_label_studio():
+    assert len(LONG_NAME) == 68
+    title = ls.project_title(LONG_NAME, "missing")
+    assert len(title) <= ls.TITLE_MAX and title.endswith(" · missing")
+    name = title.removesuffix(" · missing")
+    assert name.endswith("…") and LONG_NAME.startswith(name.removesuffix("…"))
+    assert LONG_NAME[len(name) - 1] == " "  # cut at a word boundary, never mid-word
+    assert ls.project_title("Policing plan", "missing") == "Policing plan · missing"
+    long_question = ls.project_title(LONG_NAME, "what_else_should_the_plan_cover_in_detail")
+    assert len(long_question) <= ls.TITLE_MAX and "…" in long_question
+    assert ls.project_title("", "missing") == "missing"
+
+
+def test_duplicate_tasks_keeps_the_lowest_and_every_answered_task():
+    tasks = pd.DataFrame(
+        {
+            "task_id": [7, 3, 5, 9, 4, 8, 6],
+            "comment_id": ["a", "a", "a", "b", "c", "c", ""],
+            "annotations": [0, 0, 1, 0, 0, 0, 0],
+            "cancelled": [0, 0, 0, 0, 0, 1, 0],
+        }
+    )
+    assert sorted(ls.duplicate_tasks(tasks)["task_id"]) == [7]  # 5 answered, 8 skipped: kept
+
+
+def _projects_titled(client, title: str) -> list[int]:
+    return [p.id for p in client.projects.list(title=title) if p.title == title]
+
+
+def test_a_long_codebook_name_makes_a_project_label_studio_accepts(client, codebook, tmp_path):
+    config = ls.label_config(codebook)
+    title = ls.project_title(LONG_NAME, "missing")
+    project = ls.ensure_project(client, title, config, state_path=tmp_path / "a.json")
+    assert project.created and client.projects.get(project.id).title == title
+    # A title that is too long anyway is cut, not refused by the server.
+    raw = ls.ensure_project(client, LONG_NAME, config, state_path=tmp_path / "b.json")
+    stored = client.projects.get(raw.id).title
+    assert raw.created and len(stored) <= 50 and stored == raw.title and stored.endswith("…")
+    again = ls.ensure_project(client, LONG_NAME, config, state_path=tmp_path / "b.json")
+    assert (again.id, again.created) == (raw.id, False)
+
+
+def test_project_is_found_by_its_stored_id_after_a_rename(client, codebook, comments, tmp_path):
+    state_path = tmp_path / "labels" / "label_studio.json"
+    config = ls.label_config(codebook)
+    first = ls.ensure_project(client, "Policing plan · missing", config, state_path=state_path)
+    assert first.created
+    stored = json.loads(state_path.read_text())
+    assert stored["project_id"] == first.id and stored["url"] == client_url(client)
+
+    # The analyst renames the codebook: the same project, renamed on the server.
+    renamed = ls.ensure_project(
+        client, "Police and Crime Plan · missing", config, state_path=state_path
+    )
+    assert (renamed.id, renamed.created) == (first.id, False)
+    assert client.projects.get(first.id).title == "Police and Crime Plan · missing"
+    assert _projects_titled(client, "Policing plan · missing") == []
+    assert _projects_titled(client, "Police and Crime Plan · missing") == [first.id]
+    assert json.loads(state_path.read_text())["title"] == "Police and Crime Plan · missing"
+
+    # A pull finds it by the state too, whatever the title is now.
+    paths = {
+        f"{k}_path": tmp_path / f"{k}.{ext}"
+        for k, ext in (
+            ("annotations", "jsonl"),
+            ("labelled", "csv"),
+            ("agreement", "csv"),
+            ("disagreements", "csv"),
+        )
+    }
+    out = ls.pull(client, codebook, state_path=state_path, comments=comments, **paths)
+    assert out.project_id == first.id
+
+    # The project was deleted on the server: a new one is made and recorded.
+    client.projects.delete(first.id)
+    fresh = ls.ensure_project(
+        client, "Police and Crime Plan · missing", config, state_path=state_path
+    )
+    assert fresh.created and fresh.id != first.id
+    assert json.loads(state_path.read_text())["project_id"] == fresh.id
+
+
+def client_url(client) -> str:
+    return client._client_wrapper.get_base_url().rstrip("/")
+
+
+def _run_together(*jobs):
+    """Start the jobs at the same instant on their own threads; re-raise the first failure."""
+    barrier = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def run(k, job):
+        try:
+            barrier.wait()
+            results[k] = job()
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(k, job)) for k, job in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    if errors:
+        raise errors[0]
+    return results
+
+
+def _comment_ids(client, project_id) -> list[str]:
+    return [t.data["id"] for t in client.tasks.list(project=project_id, page_size=1000)]
+
+
+def test_concurrent_pushes_make_one_project_and_one_task_per_comment(
+    server, comments, codebook, tmp_path
+):
+    state_path = tmp_path / "labels" / "label_studio.json"
+    meta = ls.metadata_columns(comments)
+    config = ls.label_config(codebook, meta)
+    title = "yousaid concurrent pushes"
+    clients = [ls.connect(ls.Connection(server.url, TOKEN)) for _ in range(2)]
+    projects = _run_together(
+        *[lambda c=c: ls.ensure_project(c, title, config, state_path=state_path) for c in clients]
+    )
+    assert projects[0].id == projects[1].id and sorted(p.created for p in projects) == [
+        False,
+        True,
+    ]
+    assert _projects_titled(clients[0], title) == [projects[0].id]
+
+    ids = comments["id"].tolist()
+    chosen = [ids[:20], ids[10:]]  # ten comments in both pushes
+    results = _run_together(
+        *[
+            lambda c=c, p=p, ch=ch: ls.push(c, p, comments, ch, metadata=meta)
+            for c, p, ch in zip(clients, projects, chosen, strict=True)
+        ]
+    )
+    got = _comment_ids(clients[0], projects[0].id)
+    assert sorted(got) == sorted(ids)  # exactly one task per comment id
+    assert sum(r.tasks_created for r in results) == 30
+    assert sum(r.duplicates_removed for r in results) == 0  # the lock, not the clean-up, did it
+
+
+def test_pushes_from_two_machines_leave_no_duplicates(server, comments, codebook, tmp_path):
+    """Two checkouts (own state file, so no shared lock) pushing at once; then a project that
+    already holds duplicates, one of them answered, is cleaned by the next push."""
+    meta = ls.metadata_columns(comments)
+    client = ls.connect(ls.Connection(server.url, TOKEN))
+    first = ls.ensure_project(
+        client,
+        "yousaid two machines",
+        ls.label_config(codebook, meta),
+        state_path=tmp_path / "a" / "label_studio.json",
+    )
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    second = ls.ensure_project(
+        client,
+        "yousaid two machines",
+        ls.label_config(codebook, meta),
+        state_path=tmp_path / "b" / "label_studio.json",
+    )
+    assert second.id == first.id and not second.created
+    clients = [ls.connect(ls.Connection(server.url, TOKEN)) for _ in range(2)]
+    ids = comments["id"].tolist()
+    _run_together(
+        lambda: ls.push(clients[0], first, comments, ids[:20], metadata=meta),
+        lambda: ls.push(clients[1], second, comments, ids[5:25], metadata=meta),
+    )
+    got = _comment_ids(client, first.id)
+    assert sorted(got) == sorted(ids[:25])
+
+    # Duplicates that slipped in some other way: T-000 twice more (one answered), T-001 once.
+    listed = ls.project_tasks(client, first.id).set_index("comment_id")["task_id"]
+    data = ls.task_data(comments[comments["id"].isin(["T-000", "T-001"])], meta)
+    client.projects.import_tasks(first.id, request=[{"data": d} for d in data + data[:1]])
+    extra = ls.project_tasks(client, first.id)
+    extra = extra[~extra["task_id"].isin(listed.tolist())]
+    answered = int(extra[extra["comment_id"] == "T-000"]["task_id"].max())
+    client.annotations.create(answered, result=result(["vawg"]))
+    res = ls.push(client, first, comments, ["T-000", "T-025"], metadata=meta)
+    assert (res.tasks_created, res.already_in_project, res.duplicates_removed) == (1, 1, 2)
+    after = ls.project_tasks(client, first.id)
+    t000 = sorted(after.loc[after["comment_id"] == "T-000", "task_id"])
+    assert t000 == [int(listed["T-000"]), answered]  # the lowest, and the answered one
+    assert (after["comment_id"] != "T-000").sum() == after["comment_id"].nunique() - 1
+
+
 @pytest.fixture
 def cli_project(server, comments, codebook, tmp_path, monkeypatch):
-    """A params file in tmp_path and the environment a user would have (token in env only)."""
-    comments.to_parquet(tmp_path / "comments.parquet")
-    params = {
-        "paths": {
-            "comments": str(tmp_path / "comments.parquet"),
-            "labelled": str(tmp_path / "labels" / "labelled.csv"),
-            "coded": str(tmp_path / "coded.parquet"),
-            "codebook": str(CODEBOOK),
-        },
-        "label": {
-            "url": server.url,
-            "project": "yousaid cli test",
-            "batch": 5,
-            "annotations": str(tmp_path / "labels" / "annotations.jsonl"),
-            "agreement": str(tmp_path / "labels" / "agreement.csv"),
-            "disagreements": str(tmp_path / "labels" / "disagreements.csv"),
-        },
+    """A workspace with one question in tmp_path and the environment a user would have (token in
+    env only)."""
+    import pipeline.stages.label as stage
+
+    config = {
+        "name": "clitest",
+        "title": "CLI test consultation",
+        "source": {"files": ["export.csv"]},
+        "id_column": "id",
+        "questions": [{"id": "q", "column": "text", "text": "What is missing?"}],
+        "settings": {"label": {"url": server.url, "batch": 5}},
     }
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "consultation.yaml").write_text(yaml.safe_dump(config))
+    q = tmp_path / "q"
+    (q / "data" / "interim").mkdir(parents=True)
+    (q / "data" / "processed").mkdir(parents=True)
+    shutil.copy(CODEBOOK, q / "codebook.yaml")
+    comments.to_parquet(q / "data" / "interim" / "comments.parquet")
     for k in ("LABEL_STUDIO_URL", "LABEL_STUDIO_USER_TOKEN"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", TOKEN)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    # The lead's chooser (embeddings, model) is tested elsewhere: here it returns rows in order.
+    # The chooser (embeddings, model) is tested elsewhere: here it returns rows in order.
     monkeypatch.setattr(
-        cli,
-        "next_to_label",
-        lambda p, n, exclude=(): (
+        stage,
+        "choose",
+        lambda ws, q, n, exclude=(): (
             comments,
             [i for i, c in enumerate(comments["id"]) if c not in set(exclude)][:n],
-            None,
-            None,
+            "in order",
         ),
     )
     return tmp_path
@@ -555,45 +771,51 @@ def test_cli_push_and_pull(cli_project, client, comments, codebook, capsys):
     from typer.testing import CliRunner
 
     runner = CliRunner()
-    params = str(cli_project / "params.yaml")
-    predictions_for(comments, codebook).to_parquet(cli_project / "coded.parquet")
-    first = runner.invoke(cli.app, ["-v", "label", "push", "--n", "4", "--params", params])
+    ws = ["--workspace", str(cli_project)]
+    q = cli_project / "q"
+    predictions_for(comments, codebook).to_parquet(q / "data" / "processed" / "coded.parquet")
+    first = runner.invoke(cli.app, ["-v", "label", "push", "--n", "4", *ws])
     assert first.exit_code == 0, first.output
     assert "4 tasks added" in first.output and "pre-annotations from model m-1" in first.output
-    pid = ls.find_project(client, "yousaid cli test")
+    assert "next: " in first.output
+    state = json.loads((q / "labels" / "label_studio.json").read_text())
+    pid = state["project_id"]
+    assert client.projects.get(pid).title == ls.project_title("clitest", "q")
     tasks = tasks_by_comment(client, pid)
     assert sorted(tasks) == ["T-000", "T-001", "T-002", "T-003"]
     client.annotations.create(tasks["T-002"].id, result=result(["misconduct_accountability"]))
 
-    second = runner.invoke(cli.app, ["label", "push", "--params", params])  # label.batch = 5
+    second = runner.invoke(cli.app, ["label", "push", *ws])  # label.batch = 5
     assert second.exit_code == 0, second.output
-    assert "5 tasks added, 4 already there" in second.output
+    assert "5 tasks added (in order), 4 already there" in second.output
     assert sorted(tasks_by_comment(client, pid)) == [f"T-00{i}" for i in range(9)]
 
-    pulled = runner.invoke(cli.app, ["label", "pull", "--params", params])
+    pulled = runner.invoke(cli.app, ["label", "pull", *ws, "--question", "q"])
     assert pulled.exit_code == 0, pulled.output
-    labelled = pd.read_csv(
-        cli_project / "labels" / "labelled.csv", dtype=str, keep_default_na=False
-    )
+    labelled = pd.read_csv(q / "labels" / "labelled.csv", dtype=str, keep_default_na=False)
     assert labelled[["id", "labels"]].values.tolist() == [["T-002", "misconduct_accountability"]]
     # The token is in no output and no file written.
     assert TOKEN not in first.output + second.output + pulled.output + capsys.readouterr().err
-    for path in (cli_project / "labels").rglob("*"):
+    for path in (q / "labels").rglob("*"):
         assert TOKEN not in path.read_text(), path
 
     # A big push fills up to all 30 comments, still one task per comment.
-    third = runner.invoke(cli.app, ["label", "push", "--n", "30", "--params", params])
+    third = runner.invoke(cli.app, ["label", "push", "--n", "30", *ws])
     assert third.exit_code == 0, third.output
     ids = [t.data["id"] for t in client.tasks.list(project=pid, page_size=1000)]
     assert len(ids) == len(set(ids)) == 30
 
 
 def test_server_down_is_one_clear_error_and_writes_nothing(cli_project, comments, codebook):
+    from pipeline.stages.label import pull
+    from pipeline.workspace import load_workspace
+
     port = script.free_port()
-    params = yaml.safe_load((cli_project / "params.yaml").read_text())
-    params["label"]["url"] = f"http://127.0.0.1:{port}"
-    (cli_project / "params.yaml").write_text(yaml.safe_dump(params))
-    labels = cli_project / "labels"
+    path = cli_project / "consultation.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["settings"]["label"]["url"] = f"http://127.0.0.1:{port}"
+    path.write_text(yaml.safe_dump(config))
+    labels = cli_project / "q" / "labels"
     labels.mkdir()
     (labels / "labelled.csv").write_text("id,text,labels\nT-001,x,vawg\n")
     (labels / "annotations.jsonl").write_text('{"comment_id": "T-001"}\n')
@@ -602,19 +824,12 @@ def test_server_down_is_one_clear_error_and_writes_nothing(cli_project, comments
         return {p.name: p.read_bytes() for p in cli_project.rglob("*") if p.is_file()}
 
     before = snapshot()
+    ws = load_workspace(cli_project)
     with pytest.raises(ls.LabelStudioError, match=f"not answering at http://127.0.0.1:{port}"):
-        cli.run_label_pull(cli.load_params(cli_project / "params.yaml"))
+        pull(ws, ws.question("q"))
     for command in ("pull", "push"):
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pipeline",
-                "label",
-                command,
-                "--params",
-                str(cli_project / "params.yaml"),
-            ],
+            [sys.executable, "-m", "pipeline", "label", command, "--workspace", str(cli_project)],
             cwd=REPO,
             capture_output=True,
             text=True,

@@ -3,16 +3,16 @@ comparing with numbers computed here, independently, from the demo run's coded d
 
 from __future__ import annotations
 
-import copy
+import shutil
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import DEMO
 
-ROOT = Path(__file__).resolve().parents[1]
+CODEBOOK = DEMO / "missing" / "codebook.yaml"
 
 FORMULA = '=HYPERLINK("#Summary!A1","click me") burglary on our road every week, nobody comes.'
 SCRIPT = (
@@ -69,7 +69,7 @@ class Tables(HTMLParser):
 def _codebook():
     from pipeline.codebook import load_codebook
 
-    return load_codebook(ROOT / "labels/codebook.yaml")
+    return load_codebook(CODEBOOK)
 
 
 def _final_codes(coded: pd.DataFrame, labelled: pd.DataFrame) -> pd.DataFrame:
@@ -93,7 +93,7 @@ def _final_codes(coded: pd.DataFrame, labelled: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def report(demo_run, tmp_path_factory):
     """The report built from the demo run, with three planted comments pinned as quotes."""
-    from pipeline.report import DEFAULTS, build_report
+    from pipeline.report import build_report
 
     tmp = tmp_path_factory.mktemp("report")
     coded = pd.read_parquet(demo_run["coded"])
@@ -115,7 +115,7 @@ def report(demo_run, tmp_path_factory):
         pins.setdefault(theme, []).append(cid)
     quotes_path = tmp / "quotes.yaml"
     quotes_path.write_text(yaml.safe_dump({"pin": pins, "ban": []}), encoding="utf-8")
-    cfg = copy.deepcopy(demo_run["params"]["report"])
+    cfg = demo_run["ws"].settings.report
     out = tmp / "reports"
     paths = build_report(
         coded_path,
@@ -124,7 +124,7 @@ def report(demo_run, tmp_path_factory):
         labelled=demo_run["labelled"],
         metrics=demo_run["model_dir"] / "metrics.json",
         embeddings=demo_run["embeddings"],
-        responses=ROOT / "labels/responses.yaml",
+        responses=demo_run["paths"].responses,
         quotes=quotes_path,
         cfg=cfg,
         seed=42,
@@ -135,7 +135,8 @@ def report(demo_run, tmp_path_factory):
         "labelled": labelled,
         "planted": planted,
         "out": out,
-        "cfg": {**DEFAULTS, **cfg},
+        "cfg": cfg,
+        "responses": demo_run["paths"].responses,
     }
 
 
@@ -327,7 +328,7 @@ def test_quotes_are_trimmed_at_boundaries_and_varied(report, workbook):
 
     quotes = _sheet(workbook, "Quotes")
     texts = dict(zip(report["coded"]["id"], report["coded"]["text"], strict=True))
-    limit = report["cfg"]["quote_max_chars"]
+    limit = report["cfg"].quote_max_chars
     for cid, quote in zip(quotes["Comment id"], quotes["Quote"], strict=True):
         quote = quote.lstrip("'")
         original = redact(texts[cid]).text
@@ -338,7 +339,7 @@ def test_quotes_are_trimmed_at_boundaries_and_varied(report, workbook):
             assert original.startswith(kept)
             assert not original[len(kept)].isalnum(), f"cut mid-word: {quote!r}"
     assert quotes.groupby("Theme")["Comment id"].nunique().eq(quotes.groupby("Theme").size()).all()
-    assert quotes.groupby("Theme").size().max() <= report["cfg"]["n_quotes"]
+    assert quotes.groupby("Theme").size().max() <= report["cfg"].n_quotes
 
 
 def test_you_said_we_did(report, workbook, docx_text):
@@ -347,7 +348,7 @@ def test_you_said_we_did(report, workbook, docx_text):
     assert [h.split(". ", 1)[1] for h in headings] == themes["Theme"].str.strip().tolist()
     top = themes[themes["Part of"].isna() | (themes["Part of"] == "")]
     assert top["Comments"].is_monotonic_decreasing
-    responses = yaml.safe_load((ROOT / "labels/responses.yaml").read_text())["responses"]
+    responses = yaml.safe_load(report["responses"].read_text())["responses"]
     missing = [t for t in themes["Theme id"] if t not in responses]
     assert missing, "the demo must leave a theme without a response"
     text = [t for _, t in docx_text]
@@ -403,15 +404,20 @@ def test_outputs_written_whole(report):
 
 
 def test_cli_stage_writes_reports(demo_run, tmp_path):
-    from pipeline import cli
+    from pipeline.stages import BY_NAME, STAGES
+    from pipeline.workspace import load_workspace
 
-    params = copy.deepcopy(demo_run["params"])
-    params["report"]["responses"] = str(ROOT / "labels/responses.yaml")
-    params["report"]["quotes"] = str(ROOT / "labels/quotes.yaml")
-    params["report"]["bootstrap"] = 200
-    written = cli.run_report(params, out_dir=tmp_path)
-    assert list(cli.STAGES)[-1] == "report"
-    assert all(p.exists() and p.stat().st_size > 0 for p in written.values())
+    # the shared run's workspace, copied (so its reports stay unwritten), with fewer draws
+    root = shutil.copytree(demo_run["workdir"], tmp_path / "ws")
+    config = yaml.safe_load((root / "consultation.yaml").read_text(encoding="utf-8"))
+    config["settings"].setdefault("report", {})["bootstrap"] = 200
+    (root / "consultation.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    ws = load_workspace(root)
+    assert ws.paths("missing").responses.exists() and ws.paths("missing").quotes.exists()
+    written = BY_NAME["report"].run(ws, ws.question("missing")).outputs
+    assert STAGES[-1].name == "report"
+    assert written and all(p.exists() and p.stat().st_size > 0 for p in written.values())
+    assert all(p.is_relative_to(root) for p in written.values())
 
 
 @pytest.mark.parametrize(

@@ -44,10 +44,10 @@ def _texts(n: int) -> list[str]:
     ]
 
 
-def _run_embed(params_path: Path, **kwargs) -> subprocess.Popen:
+def _run_embed(root: Path, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "embed", "--params", str(params_path)],
+        [sys.executable, "-m", "pipeline", "embed", "--workspace", str(root)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -57,36 +57,51 @@ def _run_embed(params_path: Path, **kwargs) -> subprocess.Popen:
     )
 
 
+def _codebook(folder: Path, ids: list[str]):
+    """A codebook with these theme ids (a model directory carries its codebook)."""
+    from pipeline.codebook import load_codebook
+
+    path = folder / "codebook.yaml"
+    themes = [{"id": t, "name": t.capitalize()} for t in ids]
+    path.write_text(yaml.safe_dump({"themes": themes}), encoding="utf-8")
+    return load_codebook(path)
+
+
 def _cached_rows(cache_dir: Path) -> int:
     return len(EmbeddingCache(cache_dir, MODEL))
 
 
 @pytest.fixture()
 def embed_setup(tmp_path):
-    from conftest import demo_params
-
-    from pipeline import cli
+    """A one-question workspace of 300 distinct answers, ingested, with its own empty cache."""
+    from pipeline.stages import BY_NAME
+    from pipeline.workspace import load_workspace
 
     texts = _texts(300)
     pd.DataFrame({"id": [f"k{i}" for i in range(len(texts))], "text": texts}).to_csv(
         tmp_path / "comments.csv", index=False
     )
-    params = demo_params(tmp_path)
-    params["paths"]["input"] = str(tmp_path / "comments.csv")
-    params["paths"]["embedding_cache"] = str(tmp_path / "cache")
-    params["embedding"]["shard_size"] = 8
-    cli.run_ingest(params)
-    params_path = tmp_path / "params.yaml"
-    params_path.write_text(yaml.safe_dump(params), encoding="utf-8")
-    return params, params_path, texts
+    config = {
+        "name": "t",
+        "title": "T",
+        "source": {"files": ["comments.csv"]},
+        "id_column": "id",
+        "questions": [{"id": "q", "column": "text"}],
+        "settings": {"embedding": {"cache_dir": str(tmp_path / "cache"), "shard_size": 8}},
+    }
+    (tmp_path / "consultation.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    ws = load_workspace(tmp_path)
+    assert ws.settings.embedding.model_name == MODEL
+    BY_NAME["ingest"].run(ws, ws.question("q"))
+    return ws, texts
 
 
 def test_killed_embed_resumes_from_cache_and_writes_nothing_half(embed_setup, embedding_model):
-    params, params_path, texts = embed_setup
-    cache_dir = Path(params["paths"]["embedding_cache"]) / MODEL
-    out = Path(params["paths"]["embeddings"])
+    ws, texts = embed_setup
+    cache_dir = ws.cache_dir / MODEL
+    out = ws.paths("q").embeddings
 
-    proc = _run_embed(params_path)
+    proc = _run_embed(ws.root)
     deadline = time.monotonic() + 90
     while not list(cache_dir.glob("shard-*.npz")):
         assert proc.poll() is None, f"embed ended before a shard was written: {proc.stderr.read()}"
@@ -104,7 +119,7 @@ def test_killed_embed_resumes_from_cache_and_writes_nothing_half(embed_setup, em
     assert not out.with_suffix(".json").exists()
     assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")]
 
-    rerun = _run_embed(params_path)
+    rerun = _run_embed(ws.root)
     _, stderr = rerun.communicate(timeout=180)
     assert rerun.returncode == 0, stderr
     m = re.search(r"embedded (\d+) comments with \S+: (\d+) computed, (\d+) from cache", stderr)
@@ -125,19 +140,19 @@ def test_killed_embed_resumes_from_cache_and_writes_nothing_half(embed_setup, em
 
 def test_code_reads_the_embed_stage_file_memory_mapped(embed_setup):
     """`code` takes the row-aligned .npy (mmap) instead of rebuilding vectors from the cache."""
-    from pipeline import cli
     from pipeline.embed import write_embeddings
+    from pipeline.stages.embed import stage_vectors
 
-    params, _, texts = embed_setup
+    ws, texts = embed_setup
+    path = ws.paths("q").embeddings
     ids = [f"k{i}" for i in range(len(texts))]
-    frame = pd.DataFrame({"id": ids, "text": texts})
     vectors = np.eye(len(texts), 8, dtype=np.float32)
-    write_embeddings(vectors, ids, MODEL, params["paths"]["embeddings"])
-    got = cli._stage_embeddings(params, frame, MODEL)
+    write_embeddings(vectors, ids, MODEL, path)
+    got = stage_vectors(path, ids, MODEL)
     assert isinstance(got, np.memmap)
     np.testing.assert_array_equal(got, vectors)
-    assert cli._stage_embeddings(params, frame, "another-model") is None
-    assert cli._stage_embeddings(params, frame.iloc[::-1], MODEL) is None  # other row order
+    assert stage_vectors(path, ids, "another-model") is None
+    assert stage_vectors(path, ids[::-1], MODEL) is None  # other row order
 
 
 def test_chunked_coding_is_identical(tmp_path):
@@ -161,6 +176,7 @@ def test_chunked_coding_is_identical(tmp_path):
             "untrained_themes": [],
             "model_version": "test",
         },
+        _codebook(tmp_path, ["police", "buses", "parks"]),
     )
     frame = pd.DataFrame(
         {
@@ -211,16 +227,20 @@ def test_scale_inputs_are_unique_and_seeded():
 
 
 def test_fast_param_switches_every_stage_to_the_static_model(tmp_path):
-    from pipeline.config import load_params
-    from pipeline.embed import FAST_MODEL, STATIC_MODELS
+    from conftest import DEMO
 
-    assert FAST_MODEL in STATIC_MODELS
-    assert load_params(ROOT / "params.yaml")["embedding"]["model"] == "all-MiniLM-L6-v2"
-    path = tmp_path / "params.yaml"
-    path.write_text("embedding:\n  fast: true\n", encoding="utf-8")
-    assert load_params(path)["embedding"]["model"] == FAST_MODEL
-    path.write_text("embedding:\n  fast: /models/my-static\n", encoding="utf-8")
-    assert load_params(path)["embedding"]["model"] == "/models/my-static"
+    from pipeline.embed import FAST_MODEL, STATIC_MODELS
+    from pipeline.settings import FAST_EMBEDDING, EmbeddingSettings
+    from pipeline.workspace import load_workspace
+
+    assert FAST_MODEL in STATIC_MODELS and FAST_EMBEDDING == FAST_MODEL
+    assert load_workspace(DEMO).settings.embedding.model_name == "all-MiniLM-L6-v2"
+    assert EmbeddingSettings(fast=True).model_name == FAST_MODEL
+    config = yaml.safe_load((DEMO / "consultation.yaml").read_text(encoding="utf-8"))
+    for fast, expected in ((True, FAST_MODEL), ("/models/my-static", "/models/my-static")):
+        config["settings"]["embedding"] = {"fast": fast}
+        (tmp_path / "consultation.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        assert load_workspace(tmp_path).settings.embedding.model_name == expected
 
 
 def test_static_model_is_distilled_once_and_never_left_half_built(tmp_path):
@@ -291,7 +311,8 @@ def test_coding_partitions_equals_coding_the_whole_table(tmp_path, embedding_mod
         "model_version": "partitioned",
         "embedding_model": MODEL,
     }
-    modeldir.save(tmp_path / "model", clf, meta, {}, "")
+    book = _codebook(tmp_path, ["police", "buses"])
+    modeldir.save(tmp_path / "model", clf, meta, {}, "", book)
     frame = pd.DataFrame(
         {
             "id": [f"p{i}" for i in range(len(texts))],

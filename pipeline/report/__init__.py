@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,24 +31,9 @@ from pipeline.report.inputs import (
 from pipeline.report.model import ReportData
 from pipeline.report.quotes import QuoteConfig, choose_quotes
 from pipeline.report.weights import effective_weights
+from pipeline.settings import ReportSettings
 
 log = logging.getLogger(__name__)
-
-DEFAULTS: dict[str, Any] = {
-    "group_by": ["route", "age_band", "gender", "ethnicity", "inner_outer"],
-    "weight": "weight",
-    "weight_stratum": "route",
-    "min_base": 30,
-    "alpha": 0.05,
-    "level": 0.95,
-    "bootstrap": 2000,
-    "prior_strength": 10,
-    "n_quotes": 3,
-    "quote_max_chars": 280,
-    "quote_min_prob": 0.6,
-    "quote_diversity": 0.3,
-    "personal_data_column": "personal_data",
-}
 
 OUTPUTS = {
     "xlsx": "themes.xlsx",
@@ -63,12 +47,11 @@ def _notes(
     data_frame: pd.DataFrame,
     summary: dict,
     metrics: dict | None,
-    cfg: dict,
+    cfg: ReportSettings,
     weight_notes: list[str],
     skipped: list[str],
-    level: float,
 ) -> list[str]:
-    lvl = f"{level:.0%}"
+    lvl = f"{cfg.level:.0%}"
     n_lab = (metrics or {}).get("n_labelled")
     s, a = summary, cfg
     labels = f" ({n_lab:,} labelled comments)" if n_lab else ""
@@ -85,22 +68,22 @@ def _notes(
         "Corrected estimate: hand-labelled count + model-coded count x precision / recall, "
         f"with precision and recall measured by cross-validation on the hand labels{labels} "
         "and, because a theme with few labels gives noisy rates, shrunk towards the "
-        f"classifier's rates over all themes as if {a['prior_strength']:g} more labelled "
+        f"classifier's rates over all themes as if {a.prior_strength:g} more labelled "
         f"examples behaved like the average theme. The {lvl} interval is a bootstrap over the "
         "uncertainty of those rates and of which predictions are right. Themes where "
         "cross-validation gives nothing usable (the classifier found none of the theme's "
         "labelled examples) use the classifier's calibrated probabilities instead (their sum; "
         "interval from drawing each comment's code).",
         *weight_notes,
-        f"Group differences: each group with at least {a['min_base']} comments is compared "
+        f"Group differences: each group with at least {a.min_base} comments is compared "
         "with the other such groups together (two-proportion z-test on weighted shares with "
         "Kish effective sample sizes, Bonferroni-adjusted over all themes x groups in that "
-        f"breakdown, {a['alpha']:.0%} level). Smaller groups are shown with their base but "
+        f"breakdown, {a.alpha:.0%} level). Smaller groups are shown with their base but "
         "never compared.",
         "Quotes: typical of the theme (close to the centre of its confident comments in "
         "embedding space), varied (no near-duplicates), shortened at sentence ends with '…', "
         "and redacted of names, emails, phone numbers, postcodes, addresses and vehicle "
-        "registrations by offline rules. Analysts pin or ban quotes in labels/quotes.yaml.",
+        "registrations by offline rules. Analysts pin or ban quotes in the question's quotes.yaml.",
         f"Classifier version: {s['model_version']}. {s['needs_review']:,} model-coded "
         "comments are flagged for review (a theme decision likely to be wrong, classifier.review_doubt).",
     ]
@@ -118,15 +101,21 @@ def assemble(
     embeddings: np.ndarray | None = None,
     rules: QuoteRules | None = None,
     responses: dict[str, str] | None = None,
-    cfg: dict[str, Any] | None = None,
+    cfg: ReportSettings | None = None,
     seed: int = 42,
     progress: Callable[[str], None] | None = None,
+    title: str | None = None,
+    question: str | None = None,
+    group_by: list[str] | None = None,
 ) -> ReportData:
     """Everything the report shows, from the coded comments and the analyst's files.
 
-    `progress`, if given, is called with the name of each part as it is done (for a progress bar).
+    `title` and `question` come from the workspace (else the codebook); `group_by` is
+    `cfg.group_by` when set, else these columns. `progress`, if given, is called with the name of
+    each part as it is done (for a progress bar).
     """
-    cfg = {**DEFAULTS, **(cfg or {})}
+    cfg = cfg or ReportSettings()
+    wanted = list(cfg.group_by if cfg.group_by is not None else group_by or [])
     tick = progress or (lambda _part: None)
     frame = apply_hand_labels(coded, labelled, codebook)
     summary = summary_counts(frame, codebook)
@@ -134,35 +123,33 @@ def assemble(
         frame,
         codebook,
         metrics,
-        n_boot=int(cfg["bootstrap"]),
+        n_boot=cfg.bootstrap,
         seed=seed,
-        level=float(cfg["level"]),
-        prior_strength=float(cfg["prior_strength"]),
+        level=cfg.level,
+        prior_strength=cfg.prior_strength,
     )
     order = themes["theme_id"].tolist()
     tick("counts")
 
     sub = frame[frame["substantive"]]
     weights = np.ones(len(frame))
-    w_sub, weight_notes = effective_weights(sub, cfg["weight"], cfg.get("weight_stratum"))
+    w_sub, weight_notes = effective_weights(sub, "weight", cfg.weight_stratum)
     weights[frame["substantive"].to_numpy()] = w_sub
-    group_by = [c for c in cfg.get("group_by") or [] if c in frame.columns]
-    skipped = [c for c in cfg.get("group_by") or [] if c not in frame.columns]
+    present = [c for c in wanted if c in frame.columns]
+    skipped = [c for c in wanted if c not in frame.columns]
     for col in skipped:
         log.warning("report.group_by: column '%s' is not in the coded data; skipped", col)
     breakdowns = [
-        breakdown(
-            frame, weights, order, col, min_base=int(cfg["min_base"]), alpha=float(cfg["alpha"])
-        )
-        for col in group_by
+        breakdown(frame, weights, order, col, min_base=cfg.min_base, alpha=cfg.alpha)
+        for col in present
     ]
     tick("breakdowns")
     qcfg = QuoteConfig(
-        n_quotes=int(cfg["n_quotes"]),
-        max_chars=int(cfg["quote_max_chars"]),
-        min_prob=float(cfg["quote_min_prob"]),
-        diversity=float(cfg["quote_diversity"]),
-        personal_data_column=str(cfg["personal_data_column"]),
+        n_quotes=cfg.n_quotes,
+        max_chars=cfg.quote_max_chars,
+        min_prob=cfg.quote_min_prob,
+        diversity=cfg.quote_diversity,
+        personal_data_column=cfg.personal_data_column,
     )
     names = dict(zip(themes["theme_id"], themes["theme"], strict=True))
     stance_names = {f"{t.id}:{st.id}": st.name for t in codebook.themes for st in t.stances}
@@ -171,8 +158,8 @@ def assemble(
     )
     tick("quotes")
     return ReportData(
-        title=codebook.name or "Consultation report",
-        question=codebook.question,
+        title=title or codebook.name or "Consultation report",
+        question=question if question is not None else codebook.question,
         generated=date.today().isoformat(),
         summary=summary,
         themes=themes,
@@ -180,9 +167,9 @@ def assemble(
         stances=stance_tables(frame, codebook),
         quotes=quotes,
         responses=responses or {},
-        notes=_notes(frame, summary, metrics, cfg, weight_notes, skipped, float(cfg["level"])),
-        min_base=int(cfg["min_base"]),
-        level=float(cfg["level"]),
+        notes=_notes(frame, summary, metrics, cfg, weight_notes, skipped),
+        min_base=cfg.min_base,
+        level=cfg.level,
         weighting=weight_notes[0] if weight_notes else "",
     )
 
@@ -215,11 +202,18 @@ def build_report(
     embeddings: str | Path | None = None,
     responses: str | Path | None = None,
     quotes: str | Path | None = None,
-    cfg: dict[str, Any] | None = None,
+    cfg: ReportSettings | None = None,
     seed: int = 42,
     progress: bool = True,
+    title: str | None = None,
+    question: str | None = None,
+    group_by: list[str] | None = None,
+    display_names: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Path]:
-    """Read the inputs, assemble the report, write the four files; returns their paths."""
+    """Read the inputs, assemble the report, write the four files; returns their paths.
+
+    `display_names` (column -> code -> name) replace coded values before anything is shown.
+    """
     from tqdm import tqdm
 
     with tqdm(total=5, desc="report", unit="step", disable=not progress) as bar:
@@ -230,6 +224,9 @@ def build_report(
 
         book = load_codebook(codebook)
         frame = read_coded(coded, book)
+        for col, names in (display_names or {}).items():
+            if col in frame.columns:
+                frame[col] = frame[col].map(lambda v, n=names: n.get(str(v), v))
         inputs = {
             "labelled": read_hand_labels(labelled, book),
             "metrics": read_metrics(metrics),
@@ -238,7 +235,17 @@ def build_report(
             "responses": read_responses(responses, book),
         }
         done("read")
-        data = assemble(frame, book, **inputs, cfg=cfg, seed=seed, progress=done)
-        written = write_outputs(data, out_dir, int({**DEFAULTS, **(cfg or {})}["n_quotes"]))
+        data = assemble(
+            frame,
+            book,
+            **inputs,
+            cfg=cfg,
+            seed=seed,
+            progress=done,
+            title=title,
+            question=question,
+            group_by=group_by,
+        )
+        written = write_outputs(data, out_dir, (cfg or ReportSettings()).n_quotes)
         done("written")
     return written

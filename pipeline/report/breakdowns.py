@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipeline.report.inputs import code_col
+from pipeline.columns import code_col
 from pipeline.report.weights import kish_n
 
 MISSING_GROUP = "Not stated"

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.codebook import Codebook
+from pipeline.columns import code_col, prob_col
 from pipeline.labelled import split_labels
-from pipeline.report.inputs import code_col, prob_col
 
 
 def theme_order(codebook: Codebook, counts: dict[str, int]) -> list[str]:

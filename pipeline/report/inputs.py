@@ -16,18 +16,11 @@ import pandas as pd
 import yaml
 
 from pipeline.codebook import Codebook
+from pipeline.columns import code_col
 from pipeline.errors import InputError
 from pipeline.labelled import label_matrix, read_labelled, split_labels
 
 log = logging.getLogger(__name__)
-
-
-def code_col(theme_id: str) -> str:
-    return f"code_{theme_id}"
-
-
-def prob_col(theme_id: str) -> str:
-    return f"prob_{theme_id}"
 
 
 def read_coded(path: str | Path, codebook: Codebook) -> pd.DataFrame:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.report.inputs import QuoteRules, code_col, prob_col
+from pipeline.columns import code_col, prob_col
+from pipeline.report.inputs import QuoteRules
 from pipeline.report.redact import redact
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,44 @@
+"""Ingest one question: its answers from the export(s), with the respondent columns."""
+
+from __future__ import annotations
+
+from pipeline.ingest import ingest
+from pipeline.stages.base import Outcome
+from pipeline.tables import write_table
+from pipeline.workspace import Question, Workspace
+
+
+def column_map(ws: Workspace, q: Question) -> dict[str, str]:
+    """Export header -> contract name, for this question."""
+    c = ws.config
+    columns = {c.id_column: "id", q.column: "text"}
+    if c.weight_column:
+        columns[c.weight_column] = "weight"
+    columns.update({export: name for name, export in c.respondent_columns.items()})
+    return columns
+
+
+def run(ws: Workspace, q: Question) -> Outcome:
+    s = ws.settings.ingest
+    src = ws.config.source
+    keep = [*ws.respondent_columns, *(["weight"] if ws.config.weight_column else [])]
+    result = ingest(
+        ws.inputs,
+        columns=column_map(ws, q),
+        sheet=src.sheet,
+        on_bad_rows=s.on_bad_rows,
+        extra_non_answers=s.extra_non_answers,
+        header_row=src.header_row,
+        keep=keep,
+    )
+    paths = ws.paths(q)
+    write_table(result.comments, paths.comments)
+    write_table(result.rejected, paths.rejected)
+    n = result.summary
+    encodings = sorted({e for e in result.encodings.values() if e})
+    return Outcome(
+        {"comments": paths.comments, "rejected": paths.rejected},
+        f"rows read {n['rows_read']}: substantive {n['substantive']}, flagged non-substantive "
+        f"{n['flagged_non_substantive']}, rejected {n['rejected']}"
+        + (f" (encoding {', '.join(encodings)})" if encodings else ""),
+    )

@@ -1,0 +1,58 @@
+"""Train one question's classifier on its hand labels; stop early, with what to do, if too few."""
+
+from __future__ import annotations
+
+from pipeline.coding import train
+from pipeline.errors import NotReady
+from pipeline.labelled import label_matrix, read_labelled
+from pipeline.stages.base import Outcome, codebook, command
+from pipeline.workspace import Question, Workspace
+
+
+def check_enough(ws: Workspace, q: Question) -> None:
+    """Refuse to train on too few labels, naming the commands that get more."""
+    paths, s = ws.paths(q), ws.settings.classifier
+    book = codebook(ws, q)
+    more = (
+        f"label more: `{command('label push', ws, q)}`, code them in Label Studio, "
+        f"then `{command('label pull', ws, q)}`"
+    )
+    if not paths.labelled.exists():
+        raise NotReady(f"{paths.labelled}: no hand labels yet; {more}")
+    frame = read_labelled(paths.labelled, book)
+    positives = label_matrix(frame["labels"], book.ids).sum(axis=0)
+    learnable = int((positives >= s.min_positives).sum())
+    if len(frame) < s.min_labelled or learnable == 0:
+        raise NotReady(
+            f"{paths.labelled}: {len(frame)} labelled comments, {learnable} themes with at least "
+            f"{s.min_positives} examples; training needs {s.min_labelled} labelled comments and "
+            f"one such theme: {more}"
+        )
+
+
+def run(ws: Workspace, q: Question) -> Outcome:
+    check_enough(ws, q)
+    paths, s = ws.paths(q), ws.settings.classifier
+    metrics = train(
+        paths.labelled,
+        codebook(ws, q),
+        paths.model_dir,
+        embedding_model=ws.settings.embedding.model_name,
+        cache_dir=ws.cache_dir,
+        seed=ws.settings.seed,
+        settings={k: getattr(s, k) for k in ("cv", "min_positives", "C_text", "C_embedding")},
+    )
+    line = (
+        f"trained on {metrics['n_labelled']} labelled comments: cross-validated micro-F1 "
+        f"{metrics['micro']['f1']:.3f}, macro-F1 {metrics['macro']['f1']:.3f}"
+    )
+    if metrics["untrained_themes"]:
+        line += f"; too few labels to learn: {', '.join(metrics['untrained_themes'])}"
+    return Outcome(
+        {
+            "model": paths.model_dir,
+            "metrics": paths.model_dir / "metrics.json",
+            "model_card": paths.model_dir / "MODEL_CARD.md",
+        },
+        line,
+    )
