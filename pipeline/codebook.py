@@ -66,7 +66,7 @@ class Codebook:
 
 
 def load_codebook(path: str | Path) -> Codebook:
-    """Read and validate labels/codebook.yaml; every problem names the theme it is in."""
+    """Read and validate a codebook.yaml; every problem names the theme it is in."""
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "codebook not found")

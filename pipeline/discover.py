@@ -14,10 +14,8 @@ pick_candidates -> summarise.
 from __future__ import annotations
 
 import logging
-import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,63 +23,12 @@ import pandas as pd
 
 from pipeline.codebook import Codebook, Theme
 from pipeline.errors import YousaidError
+from pipeline.settings import DiscoverSettings
 
 log = logging.getLogger(__name__)
 
 MIN_COMMENTS = 20  # below this, UMAP and HDBSCAN have nothing to find
 NEW = "new"
-
-
-@dataclass(frozen=True)
-class DiscoverSettings:
-    """The `discover:` section of params.yaml; "auto" sizes scale with the number of comments."""
-
-    min_topic_size: int | str = "auto"  # HDBSCAN min_cluster_size
-    min_samples: int | str = "auto"  # HDBSCAN min_samples (smaller: fewer outliers)
-    zeroshot_min_similarity: float = 0.4  # comment-to-theme-prompt cosine to join a codebook theme
-    # A cluster is a codebook theme when this share of it was zero-shot assigned to the theme,
-    # or when seed_match_share of it is nearest the theme and a top keyword is one of its seeds.
-    theme_match_share: float = 0.5
-    seed_match_share: float = 0.4
-    cluster_selection: str = "leaf"  # HDBSCAN: "leaf" (finer) or "eom" (may lump the rest together)
-    max_topic_share: float = 0.2  # no cluster may hold more than this share of the comments
-    reduce_outliers: bool = True
-    outlier_similarity: float = 0.6  # outlier-to-topic cosine needed to reassign an outlier
-    umap_neighbors: int = 15
-    umap_components: int = 5
-    n_keywords: int = 10
-    n_examples: int = 5
-    candidate_min_size: int | str = "auto"  # smallest cluster worth an analyst's look
-    stop_words: tuple[str, ...] = ()  # consultation-specific words to leave out of keywords
-
-    @classmethod
-    def from_params(cls, cfg: Mapping[str, Any] | None) -> DiscoverSettings:
-        cfg = {k: v for k, v in (cfg or {}).items() if k != "out_dir"}  # out_dir is the CLI's
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise YousaidError(
-                f"params.yaml discover: unknown keys {unknown} (known: {sorted(known)})"
-            )
-        if "stop_words" in cfg:
-            cfg["stop_words"] = tuple(cfg["stop_words"] or ())
-        return cls(**cfg)
-
-    def cluster_size(self, n: int) -> int:
-        """About half the square root of n: 11 for 500 comments, 35 for 5,000, at most 60."""
-        if self.min_topic_size != "auto":
-            return max(2, int(self.min_topic_size))
-        return int(min(60, max(8, round(0.5 * math.sqrt(n)))))
-
-    def samples(self, n: int) -> int:
-        if self.min_samples != "auto":
-            return max(1, int(self.min_samples))
-        return max(2, self.cluster_size(n) // 2)
-
-    def candidate_size(self, n: int) -> int:
-        if self.candidate_min_size != "auto":
-            return max(1, int(self.candidate_min_size))
-        return max(self.n_examples, self.cluster_size(n))
 
 
 @dataclass

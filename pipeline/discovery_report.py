@@ -158,7 +158,7 @@ def suggestions_yaml(
         entry = _theme_entry(c, description, n_seeds)
         entry["examples"] = [e["id"] for e in c["examples"]]
         entries.append(entry)
-    where = (codebook.path if codebook is not None else "") or "labels/codebook.yaml"
+    where = (codebook.path if codebook is not None else "") or "codebook.yaml"
     header = (
         f"# Candidate new themes from `yousaid discover` ({dt.date.today().isoformat()}).\n"
         "# Edit the name, description and seeds, then paste the entries you keep under `themes:`\n"
