@@ -34,10 +34,21 @@ lint: install
 clean:
 	rm -rf examples/*/*/data examples/*/*/models examples/*/*/reports examples/*/reports .pytest_cache
 
-bench: install
+bench: install bench-redaction
 	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python scripts/benchmark_counts.py
+
+# theme counts: coverage of the audit-corrected intervals vs today's, 200 audits x 3 sizes (4-8 min)
+.PHONY: bench-counts
+bench-counts: install
+	$(BIN)/python scripts/benchmark_counts.py $(if $(DRAWS),--draws $(DRAWS))
 
 # ingest -> embed -> code -> report on 1k/10k/100k NHS-derived comments (about 15 min): docs/benchmarks.md
 .PHONY: bench-scale
 bench-scale: install
 	$(BIN)/python scripts/benchmark_scale.py $(if $(SIZES),--sizes $(SIZES))
+
+# redaction: recall of planted personal data and look-alikes changed (about 20 s): docs/benchmarks.md
+.PHONY: bench-redaction
+bench-redaction: install
+	$(BIN)/python scripts/benchmark_redaction.py

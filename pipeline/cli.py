@@ -5,6 +5,7 @@ Results (file paths) go to stdout; summaries, progress and the next step go to s
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import time
@@ -98,7 +99,30 @@ def init(
     )
 
 
-_stage_command("ingest", "Read the export: one validated comments table per question.")
+@app.command("ingest")
+def ingest_command(
+    workspace: WorkspaceOpt = None,
+    question: QuestionOpt = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="Encoding of the .csv export(s), e.g. cp1252 or utf-16 "
+            "(default: settings.ingest.encoding, else detected)."
+        ),
+    ] = None,
+) -> None:
+    """Read the export: one validated comments table per question."""
+    from pipeline.settings import known_encoding
+    from pipeline.stages import ingest as stage
+
+    if encoding is not None:
+        try:
+            known_encoding(encoding)
+        except ValueError as exc:
+            raise YousaidError(f"--encoding: {exc}") from None
+    each_question(workspace, question, lambda ws, q: stage.run(ws, q, encoding))
+
+
 _stage_command("embed", "Embed every comment (cached per text and model).")
 _stage_command("discover", "Find topics; write a starter codebook where there is none.")
 _stage_command("train", "Train the theme classifier on the question's hand labels.")
@@ -140,8 +164,12 @@ def code(
 
 @app.command()
 def evaluate(
-    model: Annotated[Path, typer.Option(help="Model directory.")],
     labelled: Annotated[Path, typer.Option(help="Held-out labelled comments.")],
+    model: Annotated[
+        Path | None, typer.Option(help="Model directory (default: the question's model).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    question: QuestionOpt = None,
     out: Annotated[Path | None, typer.Option(help="Write the metrics JSON here too.")] = None,
 ) -> None:
     """Score a model on held-out labelled data it was not trained on."""
@@ -152,7 +180,14 @@ def evaluate(
     from pipeline.embed import embed_texts
     from pipeline.labelled import read_labelled
     from pipeline.tables import write_atomic
+    from pipeline.workspace import load_workspace
 
+    if model is None:
+        ws = load_workspace(workspace)
+        chosen = ws.select(question)
+        if len(chosen) != 1:
+            raise YousaidError("give --question ID (or --model DIR): evaluate scores one model")
+        model = ws.paths(chosen[0]).model_dir
     trained = modeldir.load(model)
     frame = read_labelled(labelled, trained.codebook)
     vectors, _ = embed_texts(frame["text"].tolist(), trained.meta["embedding_model"])
@@ -205,13 +240,31 @@ def label_next(
 def label_push(
     workspace: WorkspaceOpt = None,
     question: QuestionOpt = None,
-    n: Annotated[int | None, typer.Option("--n", help="New comments; default label.batch.")] = None,
+    n: Annotated[
+        int | None,
+        typer.Option(
+            "--n", help="Model-chosen (train) comments; default label.batch, 0 with --audit."
+        ),
+    ] = None,
     url: UrlOpt = None,
+    audit: Annotated[
+        str | None,
+        typer.Option(
+            "--audit",
+            help="Also push N blind random comments (no suggestions) to check the model; "
+            "'auto' for the suggested size.",
+        ),
+    ] = None,
+    halfwidth: Annotated[
+        float, typer.Option(help="--audit auto: +/- share wanted for a theme at 10%.")
+    ] = 0.05,
 ) -> None:
     """Send the next comments to the question's Label Studio project."""
     from pipeline.stages.label import push
 
-    each_question(workspace, question, lambda ws, q: push(ws, q, n, url))
+    each_question(
+        workspace, question, lambda ws, q: push(ws, q, n, url, audit=audit, halfwidth=halfwidth)
+    )
 
 
 @label_app.command("pull")
@@ -237,12 +290,16 @@ def status(workspace: WorkspaceOpt = None) -> None:
 
     ws = load_workspace(workspace)
     rows = [asdict(question_status(ws, q)) for q in ws.config.questions]
-    table = Table(title=ws.config.title, show_lines=True)
+    table = Table(title=ws.config.title)
     for column in rows[0]:
-        table.add_column(column, overflow="fold")
+        if column != "next":
+            table.add_column(column)
     for row in rows:
-        table.add_row(*row.values())
-    Console(width=160).print(table)
+        table.add_row(*(v for k, v in row.items() if k != "next"))
+    console = Console(width=200)
+    console.print(table)
+    for row in rows:
+        console.print(f"[{row['question']}] next: {row['next']}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -286,9 +343,54 @@ def run(workspace: WorkspaceOpt = None, question: QuestionOpt = None) -> None:
         say(f"[{q.id}] next: {next_step(ws, q)}")
 
 
+@app.command("redact")
+def redact_command(
+    file: Annotated[
+        Path, typer.Argument(help="A .csv/.xlsx/.parquet table, or a .txt file (a text a line).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The redacted copy to write.")],
+    column: Annotated[str, typer.Option(help="The column to redact (tables).")] = "text",
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Replace personal data in a text column (or lines) with markers; counts go to stderr.
+
+    Names in the workspace's `redaction_allow` (consultation.yaml) are kept; its
+    `redaction_patterns` are redacted too.
+    """
+    from pipeline.privacy import redact_file
+    from pipeline.privacy.files import workspace_rules
+
+    allow, patterns = workspace_rules(workspace)
+    found = redact_file(file, out, column, allow, patterns)
+    if found:
+        say("redacted: " + ", ".join(f"{category} {n}" for category, n in found.items()))
+    else:
+        say("redacted: nothing found")
+    typer.echo(out)
+
+
+def _os_error(exc: OSError) -> str:
+    """An OSError as the analyst needs it: which file, what went wrong, what to do."""
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        reason += " (free some disk space and run the command again)"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason += " (check the folder's permissions)"
+    if exc.filename is not None:
+        return f"{exc.filename}: {reason}"
+    return f"`yousaid {' '.join(sys.argv[1:])}`: {reason}"
+
+
 def entry() -> None:
+    """The console script: what an analyst can act on is one `error:` line, exit code 2.
+
+    A full disk or a read-only folder is the analyst's to fix, so it is reported like bad input;
+    `--verbose` still logs the traceback.
+    """
     try:
         app()
-    except YousaidError as exc:
-        typer.echo(f"error: {exc}", err=True)
+    except (YousaidError, OSError) as exc:
+        log.debug("traceback", exc_info=True)
+        message = str(exc) if isinstance(exc, YousaidError) else _os_error(exc)
+        typer.echo(f"error: {' '.join(message.splitlines())}", err=True)
         sys.exit(2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,10 +14,11 @@ import pandas as pd
 from pipeline import modeldir
 from pipeline.classify import ThemeClassifier, multilabel_metrics
 from pipeline.codebook import Codebook
-from pipeline.columns import code_col, prob_col
+from pipeline.columns import code_col, prob_col, stance_col
 from pipeline.embed import embed_texts
 from pipeline.errors import InputError
 from pipeline.labelled import join_labels, label_matrix, read_labelled
+from pipeline.stance import StanceModel
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,25 @@ def _digest(frame: pd.DataFrame) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def training_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """The labels a model may learn from: never the blind audit sample.
+
+    Why: the audit sample measures the model's error for the published counts; a model fitted on
+    it would look better on it than it is, and the corrected counts would inherit that.
+    """
+    if "sample" not in frame.columns:
+        return frame
+    return frame[frame["sample"] != "audit"].reset_index(drop=True)
+
+
+def shareable_texts(
+    texts: list[str], allow: Sequence[str] = (), patterns: Mapping[str, str] | None = None
+) -> list[str]:
+    from pipeline.privacy import redact_many
+
+    return [r.text for r in redact_many(texts, allow=allow, patterns=patterns)]
+
+
 def train(
     labelled_path: str | Path,
     codebook: Codebook,
@@ -37,10 +58,18 @@ def train(
     cache_dir: str | Path | None,
     seed: int = 42,
     settings: dict | None = None,
+    redaction_allow: Sequence[str] = (),
+    redaction_patterns: Mapping[str, str] | None = None,
 ) -> dict:
-    """Fit on every labelled comment, write the model dir; returns the cross-validated metrics."""
+    """Fit on the labelled comments (not the audit sample), write the model dir; returns the
+    cross-validated metrics.
+
+    The word and character features are learnt from redacted texts, so the saved vocabulary holds
+    no names, emails or numbers of anyone (the model directory is shareable); embeddings keep
+    the original wording, since a vector stores no token.
+    """
     settings = dict(settings or {})
-    frame = read_labelled(labelled_path, codebook)
+    frame = training_labels(read_labelled(labelled_path, codebook))
     theme_ids = codebook.ids
     Y = label_matrix(frame["labels"], theme_ids)
     positives = dict(zip(theme_ids, Y.sum(0).tolist(), strict=True))
@@ -49,7 +78,17 @@ def train(
         log.warning("no labelled examples for: %s (they will not be coded)", ", ".join(zero))
     E, _ = embed_texts(frame["text"].tolist(), embedding_model, cache_dir=cache_dir)
     clf = ThemeClassifier(random_state=seed, **settings)
-    clf.fit(frame["text"].tolist(), Y, embeddings=E)
+    clf.fit(
+        shareable_texts(frame["text"].tolist(), redaction_allow, redaction_patterns),
+        Y,
+        embeddings=E,
+    )
+    stance = StanceModel().fit(
+        codebook,
+        E,
+        frame["stance"].fillna("").astype(str).tolist(),
+        lambda texts: embed_texts(texts, embedding_model, cache_dir=cache_dir, progress=False)[0],
+    )
     oof_pred = (clf.oof_proba_ >= clf.thresholds_).astype(np.int8)
     metrics = multilabel_metrics(Y, oof_pred, theme_ids)
     untrained = [t for t, ok in zip(theme_ids, clf.trained_, strict=True) if not ok]
@@ -69,6 +108,7 @@ def train(
         "positives": positives,
         "cv_folds": clf.cv_folds_,
         "seed": seed,
+        "stance_support": stance.support_,
     }
     metrics.update(
         {
@@ -79,7 +119,13 @@ def train(
         }
     )
     modeldir.save(
-        model_dir, clf, meta, metrics, modeldir.model_card(meta, metrics, codebook), codebook
+        model_dir,
+        clf,
+        meta,
+        metrics,
+        modeldir.model_card(meta, metrics, codebook),
+        codebook,
+        stance=stance if stance.themes else None,
     )
     return metrics
 
@@ -162,6 +208,16 @@ def code(
         columns[prob_col(tid)] = np.round(P[:, j], 4)
     for j, tid in enumerate(theme_ids):
         columns[code_col(tid)] = codes[:, j]
+    for tid in model.stance.themes if model.stance is not None else []:
+        j = theme_ids.index(tid)
+        in_theme = np.flatnonzero(codes[:, j] == 1)
+        stance = np.full(len(codes), "", dtype=object)
+        confidence = np.zeros(len(codes))
+        if len(in_theme):
+            ids, conf = model.stance.predict(tid, np.asarray(embeddings[in_theme]))
+            stance[in_theme], confidence[in_theme] = ids, conf
+        columns[stance_col(tid)] = stance
+        columns[f"{stance_col(tid)}_confidence"] = np.round(confidence, 4)
     columns["needs_review"] = (doubtful & substantive).astype(np.int8)
     columns["model_version"] = model.version
     if any(c in comments.columns for c in columns):  # recoding a coded table: replace in place

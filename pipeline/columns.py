@@ -13,3 +13,7 @@ def prob_col(theme_id: str) -> str:
 
 def code_col(theme_id: str) -> str:
     return f"{CODE}{theme_id}"
+
+
+def stance_col(theme_id: str) -> str:
+    return f"{STANCE}{theme_id}"

@@ -2,8 +2,8 @@
 JSON sidecar for `yousaid codebook suggest`, candidate themes as paste-ready codebook YAML, and a
 starter codebook for a question that has none yet.
 
-Every file is written atomically; text cells are neutralised against formula injection and all
-text in HTML is escaped.
+Every file is written atomically; comment texts are redacted (`shareable`), text cells are
+neutralised against formula injection and all text in HTML is escaped.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import datetime as dt
 import html
 import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,42 @@ PERCENT_COLUMNS = ("share", "nearest_theme_share", "zeroshot_share")
 DECIMAL_COLUMNS = ("cohesion", "similarity_to_topic", "best_theme_similarity")
 STARTER_MAX_THEMES = 15  # more than this is a list of topics, not a codebook to edit
 STARTER_QUOTE_CHARS = 100  # example comments in a starter theme's description
+
+
+def shareable(
+    result: Discovery, allow: Sequence[str] = (), patterns: Mapping[str, str] | None = None
+) -> Discovery:
+    """The result with every comment text redacted: what the workbook, page and JSON may show.
+
+    Why here and not in `discover`: the topics are fitted on what people wrote; only what is
+    written out for others to read must name no one.
+    """
+    from tqdm import tqdm
+
+    from pipeline.privacy import redact_many
+
+    texts = pd.concat([result.examples["text"], result.assignments["text"]], ignore_index=True)
+    unique = list(dict.fromkeys(texts.astype(str)))
+    redacted: dict[str, str] = {}
+    step = 500
+    with tqdm(total=len(unique), desc="redact", unit="comment", disable=len(unique) < step) as bar:
+        for start in range(0, len(unique), step):
+            chunk = unique[start : start + step]
+            redacted.update(
+                zip(
+                    chunk,
+                    (r.text for r in redact_many(chunk, allow=allow, patterns=patterns)),
+                    strict=True,
+                )
+            )
+            bar.update(len(chunk))
+    return replace(
+        result,
+        examples=result.examples.assign(text=result.examples["text"].astype(str).map(redacted)),
+        assignments=result.assignments.assign(
+            text=result.assignments["text"].astype(str).map(redacted)
+        ),
+    )
 
 
 def _with_examples(table: pd.DataFrame, examples: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -188,8 +226,8 @@ def starter_topics(result: Discovery, max_themes: int = STARTER_MAX_THEMES) -> p
 
 def _quoted(text: str, max_chars: int = STARTER_QUOTE_CHARS) -> str:
     """A comment as it may appear in a codebook: redacted, and shortened between words (…)."""
+    from pipeline.privacy import redact
     from pipeline.report.quotes import ELLIPSIS, _cut_at_word
-    from pipeline.report.redact import redact
 
     text = " ".join(redact(text).text.split())
     if len(text) <= max_chars:

@@ -26,8 +26,13 @@ REQUIRED = ("id", "text")
 # Columns ingest adds: an input that already has one would be silently overwritten or clash
 RESERVED = ("source_file", "source_row", "text_original", "substantive", "non_substantive_reason")
 _SPACES = re.compile(r"[\s\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
+# Zero-width space, word joiner, BOM, soft hyphen. Not ZWJ/ZWNJ (U+200D/U+200C): they join
+# emoji sequences and are spelling inside Persian and Indic words.
+_INVISIBLE = re.compile(r"[\u200b\u2060\ufeff\u00ad]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Columns where control characters are removed rather than turned into spaces: ids and
+# respondent columns are codes, and a spreadsheet writer (openpyxl) refuses these characters.
+_NOT_CODES = ("text", "source_file", "source_row")
 
 
 def normalise_text(text: str) -> str:
@@ -42,7 +47,9 @@ def normalise_text(text: str) -> str:
 class IngestResult:
     comments: pd.DataFrame
     rejected: pd.DataFrame
-    encodings: dict[str, str | None] = field(default_factory=dict)
+    encodings: dict[str, str | None] = field(default_factory=dict)  # file -> encoding (text files)
+    delimiters: dict[str, str | None] = field(default_factory=dict)  # file -> separator (.csv)
+    notes: list[str] = field(default_factory=list)  # what was read in a way the analyst should know
 
     @property
     def summary(self) -> dict[str, int]:
@@ -131,6 +138,17 @@ def _check_weights(frame: pd.DataFrame, path: Path, rows: Sequence[int]) -> list
     return problems
 
 
+@dataclass
+class FileRead:
+    """One export read: valid rows, rejected rows with reasons, and how it was read."""
+
+    good: pd.DataFrame
+    rejected: pd.DataFrame
+    encoding: str | None
+    delimiter: str | None
+    notes: list[str]
+
+
 def read_comments(
     path: str | Path,
     columns: Mapping[str, str] | None = None,
@@ -138,34 +156,89 @@ def read_comments(
     on_bad_rows: str = "error",
     header_row: int | None = None,
     keep: Sequence[str] | None = None,
+    encoding: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
-    """One file -> (valid rows, rejected rows with reasons, encoding used).
+    """One file -> (valid rows, rejected rows with reasons, encoding used)."""
+    read = read_file(path, columns, sheet, on_bad_rows, header_row, keep, encoding)
+    return read.good, read.rejected, read.encoding
+
+
+def _remove_controls(frame: pd.DataFrame) -> tuple[dict[str, list[int]], int]:
+    """Remove control characters from every column but the text, in place.
+
+    Returns the positions changed per column and how many cells changed.
+    """
+    changed: dict[str, list[int]] = {}
+    for column in frame.columns:
+        if column in _NOT_CODES:
+            continue
+        values = frame[column].astype(str)
+        hit = values.str.contains(_CONTROL.pattern, regex=True).to_numpy()
+        if hit.any():
+            frame[column] = values.str.replace(_CONTROL.pattern, "", regex=True)
+            changed[column] = hit.nonzero()[0].tolist()
+    return changed, sum(map(len, changed.values()))
+
+
+def read_file(
+    path: str | Path,
+    columns: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+    on_bad_rows: str = "error",
+    header_row: int | None = None,
+    keep: Sequence[str] | None = None,
+    encoding: str | None = None,
+) -> FileRead:
+    """One export, validated.
 
     `keep`: the contract columns to keep besides id and text (None = every column); a workspace
     keeps only what it was told about, so another question's answers or an email column never
-    travel with the comments.
+    travel with the comments. The header must name the id and text columns (as mapped in
+    `columns`): it is the first row that does, below any title rows.
     """
     path = Path(path)
-    raw = read_raw(path, sheet=sheet, header_row=header_row)
+    columns = dict(columns or {})
+    expect = [next((s for s, t in columns.items() if t == name), name) for name in REQUIRED]
+    raw = read_raw(path, sheet=sheet, header_row=header_row, encoding=encoding, expect=expect)
     if raw.frame.empty:
         raise InputError(str(path), "the file has a header but no data rows", row=raw.header_row)
-    frame = _map_columns(raw.frame, path, columns or {}, raw.header_row)
+    frame = _map_columns(raw.frame, path, columns, raw.header_row)
     if keep is not None:
-        frame = frame[[c for c in frame.columns if c in (*REQUIRED, *keep)]]
+        frame = frame[[c for c in frame.columns if c in (*REQUIRED, *keep)]].copy()
     frame.insert(0, "source_row", raw.rows)
     frame.insert(0, "source_file", path.name)
+    notes: list[str] = []
+    for column, (count, first_ref) in raw.formula_blanks.items():
+        notes.append(
+            f"{path.name}: {count} formula cell{'s' * (count > 1)} in '{column}' with no saved "
+            f"value (first {first_ref}) read as empty"
+        )
+    controls, n_controls = _remove_controls(frame)
+    if controls:
+        column, positions = min(controls.items(), key=lambda kv: kv[1][0])
+        notes.append(
+            f"{path.name}: control characters removed from {n_controls} "
+            f"cell{'s' * (n_controls > 1)} (first row {raw.rows[positions[0]]}, "
+            f"column '{column}')"
+        )
+        log.warning(notes[-1])
     frame["id"] = frame["id"].map(lambda v: str(v).strip())
+    cleaned = set(controls.get("id", []))  # ids that held control characters
 
     bad: dict[int, tuple[str, str]] = {}  # position -> (column, reason)
     for pos in (frame["id"] == "").to_numpy().nonzero()[0]:
-        bad[int(pos)] = ("id", "the id is empty")
+        removed = " once control characters are removed" if pos in cleaned else ""
+        bad[int(pos)] = ("id", f"the id is empty{removed}")
     first_seen: dict[str, int] = {}
     for pos, value in enumerate(frame["id"]):
         if not value or pos in bad:
             continue
         if value in first_seen:
             first_row = raw.rows[first_seen[value]]
-            bad[pos] = ("id", f"duplicate id '{value}' (first at row {first_row})")
+            removed = (
+                " once control characters are removed" if {pos, first_seen[value]} & cleaned else ""
+            )
+            bad[pos] = ("id", f"duplicate id '{value}' (first at row {first_row}){removed}")
         else:
             first_seen[value] = pos
     for pos, reason in _check_weights(frame, path, raw.rows):
@@ -185,7 +258,20 @@ def read_comments(
     rejected = frame[mask].copy()
     rejected["reject_column"] = [bad[p][0] for p in sorted(bad)]
     rejected["reject_reason"] = [bad[p][1] for p in sorted(bad)]
-    return frame[~mask].reset_index(drop=True), rejected.reset_index(drop=True), raw.encoding
+    log.debug(
+        "%s: encoding %s, delimiter %r, header row %d",
+        path,
+        raw.encoding,
+        raw.delimiter,
+        raw.header_row,
+    )
+    return FileRead(
+        frame[~mask].reset_index(drop=True),
+        rejected.reset_index(drop=True),
+        raw.encoding,
+        raw.delimiter,
+        notes,
+    )
 
 
 def ingest(
@@ -196,8 +282,13 @@ def ingest(
     extra_non_answers: Iterable[str] = (),
     header_row: int | None = None,
     keep: Sequence[str] | None = None,
+    encoding: str | None = None,
 ) -> IngestResult:
-    """Read, validate, normalise and flag one or more exports into a single comments table."""
+    """Read, validate, normalise and flag one or more exports into a single comments table.
+
+    `encoding`: of every text export (None: UTF-8 or UTF-16 by byte-order mark, else UTF-8,
+    else cp1252 when the file holds no UTF-8 character at all).
+    """
     if on_bad_rows not in ("error", "reject"):
         raise ValueError("on_bad_rows must be 'error' or 'reject'")
     paths = list(paths)
@@ -205,11 +296,14 @@ def ingest(
         raise YousaidError(
             "no input files: list the export under source.files in consultation.yaml"
         )
-    kept, rejected, encodings = [], [], {}
+    kept, rejected, encodings, delimiters, notes = [], [], {}, {}, []
     seen_ids: dict[str, str] = {}  # id -> "file row N" where it was first seen
     for path in paths:
-        good, bad, encoding = read_comments(path, columns, sheet, on_bad_rows, header_row, keep)
-        encodings[str(path)] = encoding
+        read = read_file(path, columns, sheet, on_bad_rows, header_row, keep, encoding)
+        good, bad = read.good, read.rejected
+        encodings[str(path)] = read.encoding
+        delimiters[str(path)] = read.delimiter
+        notes.extend(read.notes)
         clash = good["id"].isin(seen_ids)
         if clash.any():
             reasons = [f"duplicate id '{i}' (also in {seen_ids[i]})" for i in good.loc[clash, "id"]]
@@ -235,4 +329,4 @@ def ingest(
     flags = flag_non_substantive(comments["text"], extra_non_answers)
     comments = pd.concat([comments, flags], axis=1)
     rejected_frame = pd.concat(rejected, ignore_index=True) if rejected else pd.DataFrame()
-    return IngestResult(comments, rejected_frame, encodings)
+    return IngestResult(comments, rejected_frame, encodings, delimiters, notes)

@@ -19,6 +19,7 @@ import joblib
 from pipeline import __version__
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.errors import YousaidError
+from pipeline.safety import md_code, md_text
 from pipeline.tables import atomic_path
 
 MODEL_FILE = "model.joblib"
@@ -26,6 +27,7 @@ META_FILE = "meta.json"
 METRICS_FILE = "metrics.json"
 CARD_FILE = "MODEL_CARD.md"
 CODEBOOK_FILE = "codebook.yaml"
+STANCE_FILE = "stance.joblib"
 
 
 @dataclass
@@ -33,6 +35,7 @@ class TrainedModel:
     estimator: object
     meta: dict
     codebook: Codebook
+    stance: object | None = None  # pipeline.stance.StanceModel, for codebooks with stances
 
     @property
     def theme_ids(self) -> list[str]:
@@ -61,12 +64,18 @@ def save(
     metrics: dict,
     card: str,
     codebook: Codebook,
+    stance: object | None = None,
 ) -> Path:
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     _write_text(model_dir / CODEBOOK_FILE, Path(codebook.path).read_text(encoding="utf-8"))
     with atomic_path(model_dir / MODEL_FILE) as tmp:
         joblib.dump(estimator, tmp, compress=3)
+    if stance is not None:
+        with atomic_path(model_dir / STANCE_FILE) as tmp:
+            joblib.dump(stance, tmp, compress=3)
+    else:
+        (model_dir / STANCE_FILE).unlink(missing_ok=True)
     _write_text(model_dir / META_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     _write_text(model_dir / METRICS_FILE, json.dumps(metrics, indent=2) + "\n")
     _write_text(model_dir / CARD_FILE, card)
@@ -92,19 +101,24 @@ def load(model_dir: str | Path, codebook: Codebook | None = None) -> TrainedMode
             f"{model_dir}: trained for a different codebook than {codebook.path} "
             f"({'; '.join(diff)}); retrain with `yousaid train`"
         )
-    return TrainedModel(joblib.load(model_dir / MODEL_FILE), meta, codebook or own)
+    stance = joblib.load(model_dir / STANCE_FILE) if (model_dir / STANCE_FILE).exists() else None
+    return TrainedModel(joblib.load(model_dir / MODEL_FILE), meta, codebook or own, stance)
 
 
 def model_card(meta: dict, metrics: dict, codebook: Codebook) -> str:
-    """Human-readable summary an analyst can attach to a published report."""
+    """Human-readable summary an analyst can attach to a published report.
+
+    Theme names, ids and paths are the analyst's text: escaped, so a name like `<b>` or `a|b`
+    is shown as typed instead of becoming markup or breaking the table.
+    """
     lines = [
-        f"# Model card: {meta['model_version']}",
+        f"# Model card: {md_text(meta['model_version'])}",
         "",
         f"- Trained: {date.today().isoformat()} with yousaid {__version__}, Python {platform.python_version()}",
-        f"- Labelled data: `{meta['labelled_file']}`, {meta['n_labelled']} comments "
+        f"- Labelled data: {md_code(meta['labelled_file'])}, {meta['n_labelled']} comments "
         f"({meta['n_no_theme']} with no theme)",
-        f"- Codebook: `{codebook.path}` ({len(codebook.ids)} themes, fingerprint {codebook.fingerprint()})",
-        f"- Embeddings: {meta['embedding_model']}; classifier: TF-IDF (words + characters) and embedding "
+        f"- Codebook: {md_code(codebook.path)} ({len(codebook.ids)} themes, fingerprint {codebook.fingerprint()})",
+        f"- Embeddings: {md_text(meta['embedding_model'])}; classifier: TF-IDF (words + characters) and embedding "
         "logistic regressions, averaged, Platt-calibrated per theme",
         f"- Metrics: {meta['cv_folds']}-fold cross-validation on the labelled data "
         "(thresholds chosen on the same out-of-fold predictions, so slightly optimistic)",
@@ -117,7 +131,7 @@ def model_card(meta: dict, metrics: dict, codebook: Codebook) -> str:
     ]
     for tid, threshold in zip(meta["theme_ids"], meta["thresholds"], strict=True):
         m = metrics["per_theme"][tid]
-        name = codebook.by_id[tid].name if tid in codebook.by_id else tid
+        name = md_text(codebook.by_id[tid].name if tid in codebook.by_id else tid)
         if tid in meta["untrained_themes"]:
             lines.append(f"| {name} | {m['support']} | not trained (too few examples) | | | | |")
             continue
@@ -130,7 +144,8 @@ def model_card(meta: dict, metrics: dict, codebook: Codebook) -> str:
         lines += [
             "",
             f"Themes with fewer than {meta['min_positives']} labelled examples are not coded "
-            f"(probability 0): {', '.join(meta['untrained_themes'])}. Label more of them.",
+            f"(probability 0): {', '.join(md_text(t) for t in meta['untrained_themes'])}. "
+            "Label more of them.",
         ]
     lines += [
         "",

@@ -5,14 +5,21 @@ most uncertain pool and taking the least certain comment of each cluster keeps a
 Before any model exists the first batch is a random sample spread over clusters of the comments
 (`first_batch`): random, so the first labels say how common each theme is; spread, so a rare
 kind of comment is not missed by chance.
+
+None of those picks may judge the model: the AUDIT stream does (`audit_sample`), a plain simple
+random sample without replacement of the substantive comments nobody has labelled or queued,
+seeded, whose population size is kept with it; `suggest_audit_size` says how big it should be.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn.cluster import KMeans
 
 from pipeline.codebook import Codebook
@@ -54,6 +61,50 @@ def _eligible(comments: pd.DataFrame, exclude_ids: Iterable[str]) -> np.ndarray:
     if "substantive" in comments.columns:
         ok = ok & comments["substantive"].to_numpy(dtype=bool)
     return np.flatnonzero(ok)
+
+
+@dataclass(frozen=True)
+class AuditDraw:
+    """Row positions drawn, and the size of the population they were drawn from."""
+
+    rows: list[int]
+    population: int
+
+
+def audit_sample(
+    comments: pd.DataFrame, n: int, exclude_ids: Iterable[str] = (), seed: int = 42
+) -> AuditDraw:
+    """A simple random sample without replacement of `n` substantive comments not in
+    `exclude_ids` (labelled, or already in Label Studio), every one equally likely: no strata,
+    no model, so its labels give unbiased error rates. All of them when `n` >= the population."""
+    candidates = _eligible(comments, exclude_ids)
+    if n <= 0:
+        return AuditDraw([], len(candidates))
+    rng = np.random.default_rng(seed)
+    take = min(n, len(candidates))
+    rows = rng.choice(candidates, size=take, replace=False)
+    return AuditDraw(sorted(int(r) for r in rows), len(candidates))
+
+
+def suggest_audit_size(
+    population: int, target_halfwidth: float = 0.05, p: float = 0.1, level: float = 0.9
+) -> int:
+    """How many comments to audit so that a theme holding share `p` of `population` comments is
+    estimated within +/- `target_halfwidth` (a share: 0.05 = 5 percentage points) at `level`.
+
+    The textbook size for a proportion from a simple random sample, n0 = z^2 p (1 - p) / h^2,
+    with the finite-population correction n = n0 / (1 + (n0 - 1) / N). It is the size a count
+    needs from the audit alone; a good model narrows the prediction-powered interval further, so
+    take it as advice, not a guarantee (a rarer theme needs fewer, one nearer 50% more).
+    """
+    if population <= 0:
+        return 0
+    if not 0 < target_halfwidth < 1 or not 0 < p < 1 or not 0 < level < 1:
+        raise ValueError("target_halfwidth, p and level must lie between 0 and 1")
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    n0 = z * z * p * (1 - p) / target_halfwidth**2
+    n = n0 / (1 + (n0 - 1) / population)
+    return min(population, math.ceil(n))
 
 
 def first_batch(

@@ -21,9 +21,26 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def known_encoding(name: str) -> str:
+    """`name` if Python can decode text with it (cp1252, utf-16, latin-1...), else ValueError."""
+    try:
+        b"a".decode(name, "replace")  # also refuses codecs that are not text (base64, zlib)
+    except LookupError:
+        raise ValueError(f"unknown encoding '{name}' (for example utf-8, cp1252, utf-16)") from None
+    return name
+
+
 class IngestSettings(Section):
     on_bad_rows: Literal["error", "reject"] = "error"  # reject: set bad rows aside with a reason
     extra_non_answers: tuple[str, ...] = ()  # more phrases that count as "no answer"
+    # The .csv exports' encoding, when detection refuses a file (a mix of encodings) or guesses
+    # wrong; None = UTF-8/UTF-16 by byte-order mark, else UTF-8, else cp1252 if no UTF-8 at all.
+    encoding: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _known(cls, value: str | None) -> str | None:
+        return None if value is None else known_encoding(value)
 
 
 # pipeline.embed.FAST_MODEL, named here so that reading settings does not import the embedding stack

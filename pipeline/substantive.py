@@ -94,7 +94,8 @@ _CLAUSE_SPLIT = re.compile(r"\s*(?:[,.;:!?()\u2013\u2014]+|\s-+\s|\band\b|\bbut\
 _WORDLIKE = re.compile(r"[^\W_]", re.UNICODE)
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 _NOT_APPLICABLE = re.compile(r"\bn\s*[./]\s*a\b\.?")  # "N.A.", "n / a": before "." splits it
-_EMOJI_GLUE = {"\u200d", "\ufe0f", "\ufe0e", "\u20e3"}
+_EMOJI_GLUE = {"\ufe0f", "\ufe0e", "\u20e3"}
+_JOINERS = str.maketrans("", "", "\u200c\u200d")
 
 REASONS = ("empty", "no_text", *_PATTERNS)
 
@@ -107,6 +108,9 @@ _ASCII_SYMBOLS = str.maketrans(
 
 def _clauses(text: str) -> list[str]:
     lowered = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    # ZWJ/ZWNJ are kept in the text (emoji sequences, Persian and Indic spelling), not in the
+    # words the rules read: "No\u200c" is "No"
+    lowered = lowered.translate(_JOINERS)
     # emoji and other symbols say nothing a rule can read: "No \U0001f44d" is "No"
     if lowered.isascii():  # the common case, 20x faster than looking at every character
         lowered = lowered.translate(_ASCII_SYMBOLS)

@@ -16,6 +16,7 @@ Layout (analyst-owned files are tracked; the rest is built):
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,12 +54,24 @@ class Consultation(Section):
     # column -> coded value -> what readers see, e.g. route: {talk_london: Talk London}
     display_names: dict[str, dict[str, str]] = {}
     redaction_allow: tuple[str, ...] = ()  # names safe to show (public figures)
+    # more kinds of personal data, label -> regular expression (e.g. case number: "CAD\\d{5}")
+    redaction_patterns: dict[str, str] = {}
     settings: Settings = Settings()
 
     @field_validator("respondent_columns", "display_names", mode="before")
     @classmethod
     def _none_is_empty(cls, value):
         return {} if value is None else value
+
+    @field_validator("redaction_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for label, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern '{label}' is not a regular expression ({exc})") from None
+        return value
 
     @model_validator(mode="after")
     def _unique_questions(self) -> Consultation:
@@ -87,12 +100,21 @@ LAYOUT = {  # inside a question's folder
     "embeddings_meta": "data/interim/embeddings.json",
     "coded": "data/processed/coded.parquet",
     "coded_csv": "data/processed/coded.csv",
+    "coded_manifest": "data/processed/coded.manifest.json",
     "discovery_xlsx": "data/processed/discovery.xlsx",
     "discovery_html": "data/processed/discovery.html",
     "discovery_json": "data/processed/discovery.json",
     "suggestions": "data/processed/codebook_suggestions.yaml",
     "model_dir": "models/current",
     "reports": "reports",
+}
+
+
+REPORT_FILES = {  # inside a question's reports/ folder
+    "xlsx": "themes.xlsx",
+    "html": "report.html",
+    "docx": "you_said_we_did.docx",
+    "md": "you_said_we_did.md",
 }
 
 
@@ -115,6 +137,7 @@ class QuestionPaths:
     embeddings_meta: Path
     coded: Path
     coded_csv: Path
+    coded_manifest: Path
     discovery_xlsx: Path
     discovery_html: Path
     discovery_json: Path

@@ -37,6 +37,8 @@ def test_metrics_and_card_written(demo_run, codebook):
     # 200 demo labels are enough to code most themes well
     assert metrics["micro"]["f1"] > 0.6
     labelled = read_labelled(demo_run["labelled"], codebook)
+    assert (labelled["sample"] == "audit").sum() == 80  # kept apart from training
+    labelled = labelled[labelled["sample"] == "train"]
     truth = label_matrix(labelled["labels"], codebook.ids).sum(0)
     for j, tid in enumerate(codebook.ids):
         assert metrics["per_theme"][tid]["support"] == truth[j]
@@ -200,7 +202,7 @@ def test_cli_code_refuses_comments_without_text(demo_run, tmp_path):
         cwd=ROOT,
     )
     assert result.returncode != 0
-    assert "bad.csv, row 1, column 'text': required column 'text' is missing" in result.stderr
+    assert "bad.csv, row 1, column 'text': not found" in result.stderr
     assert not (tmp_path / "o.csv").exists()
 
 

@@ -133,12 +133,44 @@ def test_labelled_csv_is_the_label_studio_export(codebook):
     from_export = read_labelled(EXPORT, codebook).drop(columns="source_row")
     table = pd.read_csv(LABELLED, dtype=str, keep_default_na=False)
     assert list(table.columns) == list(from_export.columns)
+    flags = read_labelled(LABELLED, codebook)
     for col in table.columns:
-        if col == "weight":
+        if col in ("weight", "audit_population"):
             a = pd.to_numeric(table[col].replace("", None))
             pd.testing.assert_series_equal(a, from_export[col].astype(float), check_names=False)
+        elif col in ("suggestion_changed", "explicit_none"):
+            pd.testing.assert_series_equal(flags[col], from_export[col], check_names=False)
         else:
             assert table[col].tolist() == from_export[col].astype(str).tolist(), col
+
+
+def test_demo_labels_hold_a_blind_random_audit_sample(comments):
+    """missing: 200 train labels (a first random batch, no suggestions shown) and 80 audit labels
+    drawn at random from the other substantive comments; feel_safer: 120 train, 40 audit."""
+    from pipeline.labelled import stream_summary
+    from pipeline.select import audit_sample
+
+    book = load_codebook(CODEBOOK)
+    missing = read_labelled(LABELLED, book)
+    assert stream_summary(missing) == {
+        "audit": 80,
+        "train": 200,
+        "train_with_suggestion": 0,
+        "accepted_unchanged": None,
+    }
+    audit = missing[missing["sample"] == "audit"]
+    train_ids = missing.loc[missing["sample"] == "train", "id"]
+    redraw = audit_sample(comments, 80, train_ids, seed=42)
+    assert set(audit["id"]) == set(comments.iloc[redraw.rows]["id"])
+    assert redraw.population == 313 and audit["audit_population"].eq(313).all()
+    assert audit["explicit_none"].sum() == (audit["labels"] == "").sum() > 0
+    tasks = json.loads(EXPORT.read_text(encoding="utf-8"))
+    assert all(not t["predictions"] for t in tasks if t["data"].get("sample") == "audit")
+
+    feel = DEMO / "feel_safer"
+    safer = read_labelled(feel / "labels" / "labelled.csv", load_codebook(feel / "codebook.yaml"))
+    assert safer["sample"].value_counts().to_dict() == {"train": 120, "audit": 40}
+    assert safer.loc[safer["sample"] == "audit", "audit_population"].eq(290).all()
 
 
 def test_labelled_agrees_mostly_with_gold(gold):

@@ -125,7 +125,8 @@ def result(inputs, run_ws, embedding_model, cli_outputs) -> Discovery:
 def test_same_input_and_seed_give_the_same_topics(result, cli_outputs):
     saved = json.loads(cli_outputs["discovery_json"].read_text(encoding="utf-8"))
     assert saved["summary"] == json.loads(json.dumps(result.summary))
-    assert saved["candidates"] == json.loads(json.dumps(report.candidate_records(result)))
+    shared = report.shareable(result)  # what the files show: the same, redacted
+    assert saved["candidates"] == json.loads(json.dumps(report.candidate_records(shared)))
     topics = pd.read_excel(cli_outputs["discovery_xlsx"], sheet_name="topics")
     assert topics["topic"].tolist() == result.topics["topic"].tolist()
     assert topics["size"].tolist() == result.topics["size"].tolist()
@@ -372,3 +373,22 @@ def _no_stray_outputs():
     before = mtimes()
     yield
     assert mtimes() == before
+
+
+PERSONAL = ("Oduya", "janet.oduya@examplemail.co.uk", "k.adeyemi88@gmail.com", "07911 123456")
+
+
+def test_discovery_files_name_no_one(cli_outputs):
+    """The demo plants personal data; the discovery workbook, page and JSON show it redacted."""
+    from openpyxl import load_workbook
+
+    texts = [
+        cli_outputs["discovery_html"].read_text(encoding="utf-8"),
+        cli_outputs["discovery_json"].read_text(encoding="utf-8"),
+    ]
+    wb = load_workbook(cli_outputs["discovery_xlsx"])
+    texts += [str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row]
+    everything = "\n".join(texts)
+    assert "[email]" in everything and "[name]" in everything  # the planted comments are there
+    for item in PERSONAL:
+        assert item not in everything

@@ -139,7 +139,7 @@ def test_starter_codebook_header_says_it_is_a_draft(starter):
 
 
 def test_starter_quotes_are_short_and_cut_between_words(starter, blank):
-    from pipeline.report.redact import redact
+    from pipeline.privacy import redact
 
     texts = {" ".join(redact(t).text.split()) for t in blank.examples["text"]}
     for entry in yaml.safe_load(starter)["themes"]:

@@ -3,6 +3,11 @@ every input row ends up either in the comments table or in the rejected table.""
 
 from __future__ import annotations
 
+import codecs
+import csv
+import errno
+import io
+import logging
 import os
 import subprocess
 import sys
@@ -156,8 +161,10 @@ def test_summary_accounts_for_every_row(tmp_path):
 def test_missing_required_column(tmp_path):
     path = write_csv(tmp_path / "export.csv", "id,comment\n1,More police\n")
     message = assert_one_line(error_of([path]), "export.csv", 1, "text")
-    assert "required column 'text' is missing" in message
-    assert "columns are: id, comment" in message
+    assert message.endswith(
+        "column 'text': not found (looked for a header row with 'id', 'text' in rows 1-2, "
+        "read as comma-separated; the closest, row 1, has: id, comment)"
+    )
 
 
 def test_column_mapping(tmp_path):
@@ -183,7 +190,8 @@ def test_column_mapping_source_not_found(tmp_path):
     path = write_csv(tmp_path / "export.csv", "Respondent,Q5 What is missing\nR-1,Drugs\n")
     err = error_of([path], columns={"Respondent ID": "id", "Q5 What is missing": "text"})
     message = assert_one_line(err, "export.csv", 1, "Respondent ID")
-    assert "mapped to 'id'" in message and "columns are: Respondent, Q5 What is missing" in message
+    assert "column 'Respondent ID': not found" in message
+    assert "has: Respondent, Q5 What is missing" in message
 
 
 def test_reserved_column_name(tmp_path):
@@ -360,17 +368,18 @@ def test_cp1252(tmp_path):
     [
         (b"id,text\n1,fine\n2,bad \x81 byte\n", 3, "text"),
         (b"id,text\n1,fine\n\x81,bad id\n", 3, "id"),  # at the start of a line
-        (b"id,te\x81xt\n1,fine\n", 1, "te\x81xt"),  # in the header (named as latin-1 reads it)
+        (b"id,te\x81xt\n1,fine\n", 1, "te\ufffdxt"),  # in the header (the bad byte shown as \ufffd)
         # a cp1252 character earlier (0x92) must not be blamed: the 0x81 on row 4 is the problem
         (b"id,text\n1,Met\x92s\n2,ok\n3,bad \x81\n", 4, "text"),
         (b"\xef\xbb\xbfid,text\n1,ok\n\x81x,bad\n", 3, "id"),  # after a BOM
+        (b"Export;14/09\nid;text\n1;ok\n2;bad \x81\n", 4, "text"),  # ; separated, below a title
     ],
 )
 def test_undecodable_bytes(tmp_path, content, row, column):
     path = tmp_path / "broken.csv"
     path.write_bytes(content)
     message = assert_one_line(error_of([path]), "broken.csv", row, column)
-    assert message.endswith("byte 0x81 cannot be decoded as utf-8, utf-8-sig or cp1252")
+    assert "byte 0x81 cannot be decoded as " in message and "settings.ingest.encoding" in message
 
 
 def test_windows_line_endings_and_multiline_cells(tmp_path):
@@ -566,7 +575,7 @@ def test_read_comments_returns_encoding(tmp_path):
     [
         ("cafe\u0301 on the high street", "caf\u00e9 on the high street"),
         ("more\u00a0police\u202fplease", "more police please"),
-        ("zero\u200bwidth\u200d join\ufeff", "zerowidth join"),
+        ("zero\u200bwidth\u2060 join\ufeff", "zerowidth join"),
         ("  tabs\tand\n\nnewlines  ", "tabs and newlines"),
         ("soft\u00adhyphen", "softhyphen"),
         ("bell\x07char", "bell char"),
@@ -635,7 +644,342 @@ def test_cli_good_file(tmp_path):
     # stdout: the files written (the comments table, then the rejected rows)
     assert proc.stdout.strip().splitlines() == [str(out), str(out.with_name("rejected.csv"))]
     assert "rows read 3: substantive 2, flagged non-substantive 1, rejected 0" in proc.stderr
-    assert "(encoding utf-8)" in proc.stderr
+    assert "(encoding utf-8; delimiter comma)" in proc.stderr
     frame = pd.read_parquet(out)
     assert list(frame["id"]) == ["101", "102", "103"]
     assert frame["substantive"].dtype == bool
+
+
+# --- hostile exports ---------------------------------------------------------------------------
+
+UNICODE_ROWS = [
+    ("101", "Caf\u00e9 on the high street \u2013 \u00a3100 fines"),
+    ("102", "The Met\u2019s budget"),
+    ("103", "Knife crime, and youth clubs"),
+]
+
+
+def delimited(rows, delimiter: str, header=("id", "text")) -> str:
+    """A table as a survey tool writes it: csv's quoting, CRLF rows, the given separator."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "bom_and_codec",
+    [(codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")],
+)
+def test_utf16_unicode_text(tmp_path, bom_and_codec):
+    """Excel's "Unicode text": UTF-16 with a byte-order mark, tab-separated."""
+    bom, codec = bom_and_codec
+    path = tmp_path / "unicode.csv"
+    path.write_bytes(bom + delimited(UNICODE_ROWS, "\t").encode(codec))
+    result = ingest([path])
+    c = result.comments
+    assert list(c["id"]) == ["101", "102", "103"] and list(c["source_row"]) == [2, 3, 4]
+    assert list(c["text"]) == [t for _, t in UNICODE_ROWS]
+    assert result.encodings == {str(path): "utf-16"} and result.delimiters == {str(path): "\t"}
+    # errors name the right row and column, with no NUL bytes from a wrong decoding
+    path.write_bytes(bom + delimited([*UNICODE_ROWS, ("102", "again")], "\t").encode(codec))
+    message = assert_one_line(error_of([path]), "unicode.csv", 5, "id")
+    assert "\x00" not in message and message.endswith("duplicate id '102' (first at row 3)")
+
+
+def test_utf16_without_bom_is_named(tmp_path):
+    path = tmp_path / "nobom.csv"
+    path.write_bytes(delimited(UNICODE_ROWS, "\t").encode("utf-16-le"))
+    message = assert_one_line(error_of([path]), "nobom.csv", None, None)
+    assert "\x00" not in message and "UTF-16 without a byte-order mark" in message
+    assert "utf-16-le" in message
+    result = ingest([path], encoding="utf-16-le")
+    assert list(result.comments["text"]) == [t for _, t in UNICODE_ROWS]
+
+
+# A UTF-8 export with one cell pasted from a cp1252 source: "£" as the single byte 0xa3
+MIXED = "id,text\n1,Caf\u00e9 closed\n2,\u00a3100 fine\n".encode().replace(b"\xc2\xa3", b"\xa3")
+
+
+def test_mixed_encodings_refused(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(MIXED)
+    message = assert_one_line(error_of([path]), "mixed.csv", 3, "text")
+    assert "byte 0xa3 is not utf-8, but the file has utf-8 characters elsewhere" in message
+    assert "settings.ingest.encoding" in message and "yousaid ingest --encoding" in message
+    # the analyst who knows better says so; a wrong claim is refused the same way
+    assert ingest([path], encoding="cp1252").encodings == {str(path): "cp1252"}
+    message = assert_one_line(error_of([path], encoding="utf-8"), "mixed.csv", 3, "text")
+    assert "cannot be decoded as utf-8, the encoding given" in message
+    assert str(error_of([path], encoding="klingon")).endswith("unknown encoding 'klingon'")
+
+
+def test_all_cp1252_is_still_read_and_reported(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("id,text\n1,Caf\u00e9 closed\n2,\u00a3100 fine\n".encode("cp1252"))
+    result = ingest([path])
+    assert result.encodings == {str(path): "cp1252"}
+    assert list(result.comments["text"]) == ["Caf\u00e9 closed", "\u00a3100 fine"]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|", ","])
+def test_delimiter_sniffed(tmp_path, delimiter):
+    rows = [
+        ("1", "Knife crime, and youth clubs; closing", "Brent"),
+        ("2", "No", "Ealing"),
+        ("3", 'He said "no" | twice', "Barnet"),
+    ]
+    path = write_csv(tmp_path / "d.csv", delimited(rows, delimiter, ("id", "text", "borough")))
+    result = ingest([path])
+    assert result.delimiters == {str(path): delimiter}
+    c = result.comments
+    assert list(c["text"]) == [r[1] for r in rows] and list(c["borough"]) == [r[2] for r in rows]
+    assert list(c["source_row"]) == [2, 3, 4]
+
+
+def test_header_below_a_two_cell_title(tmp_path):
+    text = (
+        "Police and Crime Plan consultation,Exported 14/09/2026\n"
+        "\n"
+        "Respondent ID,Q5 What is missing,Borough\n"
+        "R-1,More patrols,Brent\n"
+        "R-2,Nope,Ealing\n"
+    )
+    path = write_csv(tmp_path / "titled.csv", text)
+    columns = {"Respondent ID": "id", "Q5 What is missing": "text"}
+    c = ingest([path], columns=columns).comments
+    assert list(c["id"]) == ["R-1", "R-2"] and list(c["source_row"]) == [4, 5]
+    assert list(c["Borough"]) == ["Brent", "Ealing"]
+    # the same in a workbook, the title in two cells of the first row
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Police and Crime Plan consultation", "Exported 14/09/2026"])
+    ws.append(["Respondent ID", "Q5 What is missing", "Borough"])
+    ws.append(["R-1", "More patrols", "Brent"])
+    c = ingest([save(wb, tmp_path / "titled.xlsx")], columns=columns).comments
+    assert list(c["id"]) == ["R-1"] and list(c["source_row"]) == [3]
+
+
+def test_expected_columns_not_found(tmp_path):
+    text = "Consultation,export\nRespondent,Answer,Borough\nR-1,More patrols,Brent\n"
+    path = write_csv(tmp_path / "x.csv", text)
+    err = error_of([path], columns={"Respondent ID": "id", "Q5 What is missing": "text"})
+    message = assert_one_line(err, "x.csv", 1, None)
+    assert message == (
+        f"{path}, row 1: columns 'Respondent ID', 'Q5 What is missing' not found (looked for a "
+        "header row with 'Respondent ID', 'Q5 What is missing' in rows 1-3, read as "
+        "comma-separated; the closest, row 1, has: Consultation, export)"
+    )
+    wb = Workbook()
+    wb.active.title = "Responses"
+    wb.active.append(["Respondent ID", "Answer"])
+    wb.active.append(["R-1", "More patrols"])
+    err = error_of([save(wb, tmp_path / "x.xlsx")], columns={"Respondent ID": "id", "Q5": "text"})
+    message = assert_one_line(err, "x.xlsx", 1, "Q5")
+    assert "in rows 1-2 of sheet 'Responses'; the closest, row 1, has: Respondent ID, Answer" in (
+        message
+    )
+
+
+def test_control_characters_in_ids_and_groups(tmp_path):
+    rows = [
+        ("1\x0b", "More\x0bpatrols", "Brent\x01", "1.5\x7f"),
+        ("2", "Scams", "Eal\x00ing", ""),
+        ("\x01", "Drugs", "Barnet", ""),
+        ("2\x1f", "Burglary", "Brent", ""),
+    ]
+    text = delimited(rows, ",", ("id", "text", "borough", "weight"))
+    path = write_csv(tmp_path / "ctrl.csv", text)
+    message = assert_one_line(error_of([path]), "ctrl.csv", 4, "id")
+    assert message.endswith(
+        "the id is empty once control characters are removed (1 more bad rows;"
+        " set ingest.on_bad_rows: reject to set them aside)"
+    )
+    result = ingest([path], on_bad_rows="reject")
+    c, r = result.comments, result.rejected
+    assert list(c["id"]) == ["1", "2"] and list(c["borough"]) == ["Brent", "Ealing"]
+    assert c["weight"].iloc[0] == 1.5
+    assert list(c["text"]) == ["More patrols", "Scams"]  # text keeps its own handling
+    assert c["text_original"].iloc[0] == "More\x0bpatrols"
+    assert list(r["reject_reason"]) == [
+        "the id is empty once control characters are removed",
+        "duplicate id '2' (first at row 3) once control characters are removed",
+    ]
+    assert result.summary["rows_read"] == len(rows) == len(c) + len(r)
+    assert result.notes == [
+        "ctrl.csv: control characters removed from 6 cells (first row 2, column 'id')"
+    ]
+    # what the report does with these columns: a workbook refuses control characters
+    sheet = Workbook().active
+    for row in pd.concat([c, r])[["id", "borough"]].itertuples(index=False):
+        sheet.append(list(row))
+
+
+def test_uncalculated_formula_is_counted(tmp_path, caplog):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["id", "first", "second", "text"])
+    ws.append([1, "More", "patrols", "=B2&C2"])  # openpyxl saves the formula, not its value
+    ws.append([2, "x", "y", "Scams"])
+    ws.append([3, "Knife", "crime", "=B4&C4"])
+    path = save(wb, tmp_path / "formulas.xlsx")
+    with caplog.at_level(logging.WARNING):
+        result = ingest([path])
+    assert list(result.comments["non_substantive_reason"]) == ["empty", "", "empty"]
+    assert result.summary["rows_read"] == 3
+    assert result.notes == [
+        "formulas.xlsx: 2 formula cells in 'text' with no saved value (first D2) read as empty"
+    ]
+    assert "2 formula cells in column 'text' (first D2)" in caplog.text
+
+
+def test_joiners_are_kept(tmp_path):
+    emoji = "\U0001f469\u200d\U0001f4bb cyber crime"  # woman technologist: one emoji
+    assert normalise_text(emoji) == emoji
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u0627\u0645\u0646\u06cc\u062a"
+    assert normalise_text(persian) == persian
+    assert normalise_text("a\u200bb\u2060c\u00add\ufeff") == "abcd"  # other invisibles go
+    path = tmp_path / "joiners.parquet"
+    pd.DataFrame({"id": ["1", "2", "3"], "text": ["No\u200c", emoji, persian]}).to_parquet(path)
+    c = ingest([path]).comments
+    assert list(c["text"]) == ["No\u200c", emoji, persian]
+    assert list(c["non_substantive_reason"]) == ["no_answer", "", ""]
+
+
+# --- one-line errors through the console script (pipeline.cli.entry) --------------------------
+
+
+@pytest.fixture
+def yousaid_entry(monkeypatch, capsys):
+    """Run `yousaid ARGS` in this process as the console script does: (exit code, out, err)."""
+    from pipeline.cli import entry
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+
+    def call(*args: object) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["yousaid", *map(str, args)])
+        with pytest.raises(SystemExit) as info:
+            entry()
+        out, err = capsys.readouterr()
+        return info.value.code, out, err
+
+    yield call
+    root.handlers[:] = handlers  # the CLI logs to the captured stderr; give logging back
+    root.setLevel(level)
+
+
+def one_error(code: int, err: str) -> str:
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def config(root: Path, export: str = "export.csv", more: str = "") -> Path:
+    (root / "consultation.yaml").write_text(
+        f"name: t\ntitle: T\nsource: {{files: [{export}]}}\nid_column: id\n"
+        f"questions: [{{id: q, column: text}}]\n{more}",
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_cli_folder_named_like_an_export(tmp_path, yousaid_entry):
+    (tmp_path / "x.csv").mkdir()
+    line = one_error(*yousaid_entry("ingest", "--workspace", config(tmp_path, "x.csv"))[::2])
+    assert line == f"error: {tmp_path / 'x.csv'}: is a folder, not a file"
+    line = one_error(*yousaid_entry("init", tmp_path / "new", "--from", tmp_path / "x.csv")[::2])
+    assert line == f"error: {tmp_path / 'x.csv'}: is a folder, not a file"
+
+
+def test_cli_disk_full(tmp_path, yousaid_entry, monkeypatch):
+    write_csv(tmp_path / "export.csv", csv_text())
+    target = tmp_path / "q" / "data" / "interim" / "comments.parquet"
+
+    def full(frame, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr("pipeline.stages.ingest.write_table", full)
+    line = one_error(*yousaid_entry("ingest", "--workspace", config(tmp_path))[::2])
+    assert line == (
+        f"error: {target}: No space left on device (free some disk space and run the command again)"
+    )
+
+    def full_unnamed(frame, path):  # pyarrow's errors carry no file name
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("pipeline.stages.ingest.write_table", full_unnamed)
+    line = one_error(*yousaid_entry("ingest", "--workspace", tmp_path)[::2])
+    assert line.startswith(f"error: `yousaid ingest --workspace {tmp_path}`: No space left")
+
+
+@pytest.mark.parametrize("command", [["embed"], ["discover"], ["label", "next"]])
+def test_cli_stage_before_ingest(tmp_path, yousaid_entry, command):
+    write_csv(tmp_path / "export.csv", csv_text())
+    code, _, err = yousaid_entry(*command, "--workspace", config(tmp_path))
+    line = one_error(code, err)
+    comments = tmp_path / "q" / "data" / "interim" / "comments.parquet"
+    assert line == (
+        f"error: {comments}: no comments yet; run "
+        f"`yousaid ingest --workspace {tmp_path} --question q` first"
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            "settings: {ingest: {on_bad_rows: skip}}",
+            "settings.ingest.on_bad_rows: Input should be 'error' or 'reject'",
+        ),
+        (
+            "settings: {ingest: [on_bad_rows, reject]}",
+            "settings.ingest: Input should be a valid dictionary or instance of IngestSettings",
+        ),
+        (
+            "respondent_columns: [route, age]",
+            "respondent_columns: Input should be a valid dictionary",
+        ),
+        (
+            "settings: {ingest: {encoding: klingon}}",
+            "settings.ingest.encoding: Value error, unknown "
+            "encoding 'klingon' (for example utf-8, cp1252, utf-16)",
+        ),
+    ],
+)
+def test_cli_bad_settings(tmp_path, yousaid_entry, settings, message):
+    write_csv(tmp_path / "export.csv", csv_text())
+    code, _, err = yousaid_entry("ingest", "--workspace", config(tmp_path, more=settings))
+    assert one_error(code, err) == f"error: {tmp_path / 'consultation.yaml'}: {message}"
+
+
+def test_cli_encoding(tmp_path, yousaid_entry):
+    (tmp_path / "export.csv").write_bytes(MIXED)
+    root = config(tmp_path)
+    line = one_error(*yousaid_entry("ingest", "--workspace", root)[::2])
+    assert line.startswith(f"error: {tmp_path / 'export.csv'}, row 3, column 'text': byte 0xa3")
+    code, out, err = yousaid_entry("ingest", "--workspace", root, "--encoding", "cp1252")
+    assert code == 0 and "(encoding cp1252; delimiter comma)" in err
+    line = one_error(*yousaid_entry("ingest", "--workspace", root, "--encoding", "nope")[::2])
+    assert line == "error: --encoding: unknown encoding 'nope' (for example utf-8, cp1252, utf-16)"
+    # the same from consultation.yaml; a semicolon export is reported as such
+    write_csv(tmp_path / "export.csv", delimited(UNICODE_ROWS, ";"), encoding="cp1252")
+    config(tmp_path, more="settings: {ingest: {encoding: cp1252}}")
+    code, out, err = yousaid_entry("ingest", "--workspace", root)
+    assert code == 0 and "(encoding cp1252; delimiter semicolon)" in err
+    frame = pd.read_parquet(out.splitlines()[0])
+    assert list(frame["text"]) == [t for _, t in UNICODE_ROWS]
+
+
+def test_cli_reports_uncalculated_formulas(tmp_path, yousaid_entry):
+    wb = Workbook()
+    wb.active.append(["id", "text"])
+    wb.active.append([1, '="More "&"patrols"'])
+    save(wb, tmp_path / "export.xlsx")
+    code, _, err = yousaid_entry("ingest", "--workspace", config(tmp_path, "export.xlsx"))
+    assert code == 0
+    assert (
+        "rows read 1: substantive 0, flagged non-substantive 1, rejected 0; warning: export.xlsx: "
+        "1 formula cell in 'text' with no saved value (first B2) read as empty"
+    ) in err

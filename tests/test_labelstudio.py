@@ -29,6 +29,8 @@ import yaml
 from pipeline import cli
 from pipeline import labelling as ls
 from pipeline.codebook import load_codebook
+from pipeline.errors import InputError
+from pipeline.labelled import read_labelled, stream_summary, suggestion_changed
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "label-studio"
@@ -254,8 +256,16 @@ def test_label_config_follows_the_codebook(codebook):
     root = ET.fromstring(xml)
     themes = root.find(".//Choices[@name='themes']")
     assert themes.get("toName") == "text" and themes.get("choice") == "multiple"
-    assert [c.get("alias") for c in themes.findall("Choice")] == codebook.ids
-    assert [c.get("value") for c in themes.findall("Choice")] == [t.name for t in codebook.themes]
+    # An explicit "None of these themes" (stored as `none`), and nothing ticked is refused.
+    assert [c.get("alias") for c in themes.findall("Choice")] == [*codebook.ids, "none"]
+    assert [c.get("value") for c in themes.findall("Choice")] == [
+        *(t.name for t in codebook.themes),
+        ls.NONE_NAME,
+    ]
+    assert themes.get("required") == "true" and "None of these themes" in themes.get(
+        "requiredMessage"
+    )
+    assert root.find(".//Text[@name='hint']").get("value") == "$hint"
     stance_views = [v for v in root.iter("View") if v.get("visibleWhen") == "choice-selected"]
     assert [v.find("Choices").get("name") for v in stance_views] == ["stance_drugs"]
     assert "drugs" in stance_views[0].get("whenChoiceValue").split(",")
@@ -271,6 +281,29 @@ def test_task_data_shows_respondent_metadata(comments):
     data = ls.task_data(comments.head(2), ["route", "age_band", "borough"])
     assert data[0]["id"] == "T-000" and data[0]["route"] == "talk_london"
     assert data[0]["respondent"] == "Route: talk_london · Age: 16-24 · Borough: Barnet"
+    assert data[0]["sample"] == "train" and "suggestion, not the answer" in data[0]["hint"]
+    audit = ls.task_data(comments.head(1), sample="audit", extra={"audit_population": 25})
+    assert audit[0]["sample"] == "audit" and audit[0]["audit_population"] == 25
+    assert "Nothing is ticked" in audit[0]["hint"]
+    with pytest.raises(ValueError):
+        ls.task_data(comments.head(1), sample="random")
+
+
+def test_instructions_give_the_codebook_and_say_ticks_are_suggestions(codebook):
+    html = ls.instructions(codebook)
+    for theme in codebook.themes:
+        assert theme.name.replace("'", "&#x27;") in html
+    assert "suggestions, not the answer" in html and "None of these themes" in html
+    assert codebook.by_id["vawg"].description[:40] in html
+
+
+def test_a_theme_called_none_is_refused(codebook, tmp_path):
+    data = yaml.safe_load(CODEBOOK.read_text())
+    data["themes"][0]["id"] = "none"
+    path = tmp_path / "codebook.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError, match="reserved"):
+        ls.label_config(load_codebook(path))
 
 
 def test_script_spots_a_moved_port():
@@ -301,8 +334,15 @@ def test_push_creates_tasks_with_metadata_and_preannotations(client, comments, c
         ls.label_config(codebook, meta),
         codebook.question,
         state_path=state["paths"]["state_path"],
+        instructions=ls.instructions(codebook),
     )
     assert project.created
+    stored = client.projects.get(project.id)
+    # The server took the interface as generated: the explicit none and `required` included.
+    assert stored.label_config.strip() == ls.label_config(codebook, meta).strip()
+    assert 'required="true"' in stored.label_config and 'alias="none"' in stored.label_config
+    assert stored.enable_empty_annotation is False
+    assert stored.show_instruction and stored.expert_instruction == ls.instructions(codebook)
     preds = ls.predictions_from_coded(predictions_for(comments, codebook), codebook)
     chosen = comments["id"].tolist()[:12]
     res = ls.push(client, project, comments, chosen, preds, "m-1", meta)
@@ -376,7 +416,9 @@ def test_analysts_annotate_and_pull(client, comments, codebook, state):
     assert rec["themes"] == ["drugs"] and rec["stances"] == ["drugs:more_enforcement"]
     assert rec["note"] == "asks for arrests" and rec["task_id"] == tasks["T-003"].id
     assert rec["annotation_id"] == ids["T-003"] and rec["created_at"] and rec["updated_at"]
-    assert rec["prediction_model_version"] in (None, "m-1")
+    assert rec["prediction_model_version"] == "m-1"
+    # Label Studio records the suggestion it showed: comment i was suggested theme i.
+    assert rec["suggested"] == [codebook.ids[3]] and rec["sample"] == "train"
 
     labelled = pd.read_csv(
         state["paths"]["labelled_path"], dtype=str, keep_default_na=False
@@ -397,10 +439,15 @@ def test_analysts_annotate_and_pull(client, comments, codebook, state):
     )
     assert labelled.at["T-002", "borough"] == "Newham" and labelled.at["T-002", "text"] == TEXTS[2]
     assert set(labelled["source"]) == {"label_studio"}
+    assert set(labelled["sample"]) == {"train"} and set(labelled["explicit_none"]) == {"False"}
+    # Suggested theme i for comment i: T-006 took the suggestion (roads), T-000 changed it.
+    assert labelled.at["T-006", "suggestion_changed"] == "False"
+    assert labelled.at["T-000", "suggestion_changed"] == "True"
+    assert labelled.at["T-007", "suggestion_changed"] == "True"  # vawg suggested, nothing kept
+    assert out.empty == 1  # T-007: the API accepts an empty result; read as no theme
     # The file is in the labelled-data contract: the trainer's reader takes it as is.
-    from pipeline.labelled import read_labelled
-
-    assert len(read_labelled(state["paths"]["labelled_path"], codebook)) == 8
+    frame = read_labelled(state["paths"]["labelled_path"], codebook)
+    assert len(frame) == 8 and str(frame["suggestion_changed"].dtype) == "boolean"
 
 
 def test_agreement_on_planted_disagreements(codebook, state):
@@ -923,3 +970,281 @@ def test_materialise_keeps_seed_labels_and_handles_skips(codebook):
     assert out.at["a", "labels"] == "drugs" and out.at["a", "stance"] == "drugs:more_enforcement"
     assert out.at["a", "source"] == "label_studio"
     assert out.at["c", "labels"] == "vawg" and out.at["c", "source"] == "seed"
+
+
+# --- two streams: blind audit and suggested train; suggestion changed; none of these ----------
+
+
+def _predictions(task) -> list[dict]:
+    return [p if isinstance(p, dict) else p.dict() for p in task.predictions]
+
+
+def test_audit_tasks_never_get_predictions_and_streams_round_trip(
+    client, comments, codebook, tmp_path
+):
+    paths = {
+        "annotations_path": tmp_path / "annotations.jsonl",
+        "labelled_path": tmp_path / "labelled.csv",
+        "agreement_path": tmp_path / "agreement.csv",
+        "disagreements_path": tmp_path / "disagreements.csv",
+        "state_path": tmp_path / "label_studio.json",
+    }
+    meta = ls.metadata_columns(comments)
+    project = ls.ensure_project(
+        client,
+        "yousaid streams",
+        ls.label_config(codebook, meta),
+        state_path=paths["state_path"],
+        instructions=ls.instructions(codebook),
+    )
+    preds = ls.predictions_from_coded(predictions_for(comments, codebook), codebook)
+    train_ids = [f"T-00{i}" for i in range(4)]
+    audit_ids = ["T-020", "T-021", "T-022", "T-023"]
+    with pytest.raises(ValueError, match="without predictions"):
+        ls.push(client, project, comments, audit_ids, preds, "m-1", meta, sample="audit")
+    audit = ls.push(
+        client,
+        project,
+        comments,
+        audit_ids,
+        metadata=meta,
+        sample="audit",
+        extra={"audit_population": 26},
+    )
+    train = ls.push(client, project, comments, train_ids, preds, "m-1", meta)
+    assert (audit.tasks_created, audit.predictions_imported) == (4, 0)
+    assert (train.tasks_created, train.predictions_imported) == (4, 4)  # never the audit's
+
+    def check_blind():
+        tasks = tasks_by_comment(client, project.id)
+        for cid in audit_ids:
+            t = tasks[cid]
+            assert t.data["sample"] == "audit" and t.data["audit_population"] == 26
+            assert _predictions(t) == [] and not t.total_predictions, cid
+        for cid in train_ids:
+            assert tasks[cid].data["sample"] == "train" and _predictions(tasks[cid]), cid
+        return tasks
+
+    check_blind()
+    # A later push refreshing the suggestions (new model, audit ids asked for again) still
+    # leaves every audit task without one.
+    again = ls.push(client, project, comments, train_ids + audit_ids, preds, "m-2", meta)
+    assert (again.tasks_created, again.predictions_imported) == (0, 4)
+    listed = ls.project_tasks(client, project.id).set_index("comment_id")
+    assert listed.loc[audit_ids, "model_versions"].map(len).eq(0).all()
+    assert listed.loc[audit_ids, "sample"].eq("audit").all()
+    tasks = check_blind()
+
+    # Shown now: model m-2's suggestion, theme i for comment T-00i.
+    shown = {cid: [codebook.ids[int(cid[2:])]] for cid in train_ids}
+    answers = {
+        "T-000": result(shown["T-000"]),  # accepted as suggested
+        "T-001": result([*shown["T-001"], "vawg"]),  # one theme added
+        "T-002": result(["officers_visibility", "station_closures"]),  # parent added: same set
+        "T-003": result(["none"]),  # the suggestion rejected: none of these
+        "T-020": result(["drugs"], stance="more_enforcement"),
+        "T-021": result(["none"]),  # explicit no theme
+        "T-022": result(["none", "vawg"]),  # contradictory: not a label
+        "T-023": result([]),  # nothing ticked: the API does not enforce `required`
+    }
+    for cid, res in answers.items():
+        client.annotations.create(tasks[cid].id, result=res)
+    out = ls.pull(client, codebook, comments=comments, **paths)
+    assert (out.contradictory, out.empty) == (1, 1)
+
+    labelled = pd.read_csv(paths["labelled_path"], dtype=str, keep_default_na=False)
+    assert list(labelled.columns[:7]) == [
+        "id",
+        "text",
+        "labels",
+        "stance",
+        "sample",
+        "suggestion_changed",
+        "explicit_none",
+    ]
+    got = labelled.set_index("id")
+    assert "T-022" not in got.index  # none + a theme: reported, not a label
+    assert got.loc[train_ids, "sample"].eq("train").all()
+    assert got.loc[["T-020", "T-021", "T-023"], "sample"].eq("audit").all()
+    assert got["suggestion_changed"].to_dict() == {
+        "T-000": "False",
+        "T-001": "True",
+        "T-002": "False",
+        "T-003": "True",
+        "T-020": "",
+        "T-021": "",
+        "T-023": "",
+    }
+    assert got.at["T-021", "labels"] == "" and got.at["T-021", "explicit_none"] == "True"
+    assert got.at["T-023", "labels"] == "" and got.at["T-023", "explicit_none"] == "False"
+    assert got.at["T-003", "labels"] == "" and got.at["T-003", "explicit_none"] == "True"
+    assert got.at["T-020", "stance"] == "drugs:more_enforcement"
+    assert got.at["T-020", "audit_population"] == "26" and got.at["T-000", "audit_population"] == ""
+    dis = pd.read_csv(paths["disagreements_path"], dtype=str, keep_default_na=False)
+    assert dis[["comment_id", "theme_id", "kind"]].values.tolist() == [
+        ["T-022", "vawg", "none_and_theme"]
+    ]
+
+    frame = read_labelled(paths["labelled_path"], codebook)
+    summary = stream_summary(frame)
+    assert summary == {
+        "audit": 3,
+        "train": 4,
+        "train_with_suggestion": 4,
+        "accepted_unchanged": 0.5,
+    }
+    assert out.streams == summary
+    # The annotator fixes the contradiction: the next pull takes it as a label.
+    fixed = next(a for a in client.annotations.list(tasks["T-022"].id))
+    client.annotations.update(fixed.id, result=result(["vawg"]))
+    ls.pull(client, codebook, comments=comments, **paths)
+    got = pd.read_csv(paths["labelled_path"], dtype=str, keep_default_na=False).set_index("id")
+    assert got.at["T-022", "labels"] == "vawg" and got.at["T-022", "sample"] == "audit"
+
+
+def test_a_project_from_before_streams_is_brought_up_to_date(client, comments, codebook, tmp_path):
+    """An old project: empty annotations on, no instructions, tasks without a stream or hint."""
+    old_config = ls.label_config(codebook).replace('    <Text name="hint" value="$hint"/>\n', "")
+    old = client.projects.create(
+        title="yousaid before streams", label_config=old_config, enable_empty_annotation=True
+    )
+    old_tasks = [{"data": {"id": c, "text": "x"}} for c in ("T-000", "T-001")]
+    client.projects.import_tasks(old.id, request=old_tasks)
+    state_path = tmp_path / "label_studio.json"
+    state_path.write_text(json.dumps({"project_id": old.id}))
+    project = ls.ensure_project(
+        client,
+        "yousaid before streams",
+        ls.label_config(codebook),
+        state_path=state_path,
+        instructions=ls.instructions(codebook),
+    )
+    assert project.id == old.id and not project.created
+    stored = client.projects.get(old.id)
+    assert stored.enable_empty_annotation is False and stored.show_instruction
+    assert 'alias="none"' in stored.label_config
+    res = ls.push(client, project, comments, ["T-002"])
+    assert (res.tasks_created, res.tasks_updated) == (1, 2)
+    for t in tasks_by_comment(client, old.id).values():
+        assert t.data["sample"] == "train" and t.data["hint"] == ls.HINTS["train"]
+
+
+def test_cli_push_audit(cli_project, client, comments, codebook):
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    config_path = cli_project / "consultation.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["name"] = "clitest_audit"  # a project of its own, not the one of the test above
+    config_path.write_text(yaml.safe_dump(config))
+    ws = ["--workspace", str(cli_project)]
+    q = cli_project / "q"
+    coded = predictions_for(comments, codebook)
+    coded.to_parquet(q / "data" / "processed" / "coded.parquet")
+    first = runner.invoke(cli.app, ["label", "push", "--n", "4", "--audit", "5", *ws])
+    assert first.exit_code == 0, first.output
+    assert "4 tasks added" in first.output
+    # 30 comments, 4 taken by the train stream: the audit is drawn from the other 26.
+    assert "audit: 5 blind random tasks (no suggestions) drawn from 26" in first.output
+    assert "suggested audit for 26 comments" in first.output
+    state = json.loads((q / "labels" / "label_studio.json").read_text())
+    assert [(d["n"], d["population"]) for d in state["audit_draws"]] == [(5, 26)]
+    tasks = tasks_by_comment(client, state["project_id"])
+    audit = sorted(c for c, t in tasks.items() if t.data["sample"] == "audit")
+    assert len(audit) == 5 and not set(audit) & {"T-000", "T-001", "T-002", "T-003"}
+    assert all(not _predictions(tasks[c]) for c in audit)
+
+    # Retrained: refresh the suggestions only (--n 0); audit tasks stay blind.
+    coded["model_version"] = "m-2"
+    coded.to_parquet(q / "data" / "processed" / "coded.parquet")
+    refresh = runner.invoke(cli.app, ["label", "push", "--n", "0", *ws])
+    assert refresh.exit_code == 0, refresh.output
+    assert "4 pre-annotations from model m-2" in refresh.output
+    tasks = tasks_by_comment(client, state["project_id"])
+    assert all(not _predictions(tasks[c]) for c in audit)
+
+    auto = runner.invoke(cli.app, ["label", "push", "--audit", "auto", "--halfwidth", "0.1", *ws])
+    assert auto.exit_code == 0, auto.output
+    # 21 left + 5 drawn = 26 comments to size for, at the report's level (95%); 5 are drawn.
+    from pipeline.select import suggest_audit_size
+
+    want = suggest_audit_size(26, 0.1, 0.1, 0.95)
+    assert f"suggested audit for 26 comments: {want}" in auto.output
+    assert f"audit: {want - 5} blind random tasks" in auto.output
+    bad = runner.invoke(cli.app, ["label", "push", "--audit", "lots", *ws])
+    assert bad.exit_code != 0
+
+
+# --- the labelled-data contract without a server ------------------------------------------
+
+
+def test_suggestion_changed_compares_the_label_sets(codebook):
+    assert suggestion_changed(["vawg"], None, codebook) is None  # nothing was shown
+    assert suggestion_changed(["vawg"], ["vawg"], codebook) is False
+    assert suggestion_changed([], [], codebook) is False  # no theme suggested, none chosen
+    assert (
+        suggestion_changed(
+            ["station_closures"], ["station_closures", "officers_visibility"], codebook
+        )
+        is False
+    )  # the parent is implied anyway
+    assert suggestion_changed(["vawg", "drugs"], ["vawg"], codebook) is True
+
+
+def test_read_labelled_defaults_and_checks_the_stream_columns(codebook, tmp_path):
+    plain = tmp_path / "plain.csv"
+    plain.write_text("id,text,labels\n1,a,vawg\n2,b,\n")
+    frame = read_labelled(plain, codebook)
+    assert frame["sample"].tolist() == ["train", "train"]
+    assert frame["suggestion_changed"].isna().all() and not frame["explicit_none"].any()
+    assert stream_summary(frame) == {
+        "audit": 0,
+        "train": 2,
+        "train_with_suggestion": 0,
+        "accepted_unchanged": None,
+    }
+    streams = tmp_path / "streams.csv"
+    streams.write_text(
+        "id,text,labels,sample,suggestion_changed,explicit_none\n"
+        "1,a,vawg,train,False,\n2,b,,audit,,True\n3,c,drugs,,True,false\n"
+    )
+    frame = read_labelled(streams, codebook)
+    assert frame["sample"].tolist() == ["train", "audit", "train"]
+    assert frame["suggestion_changed"].tolist() == [False, pd.NA, True]
+    assert frame["explicit_none"].tolist() == [False, True, False]
+    assert stream_summary(frame)["accepted_unchanged"] == 0.5
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,text,labels,sample\n1,a,vawg,random\n")
+    with pytest.raises(InputError, match="sample must be train or audit") as err:
+        read_labelled(bad, codebook)
+    assert "row 2" in str(err.value)
+
+
+def test_read_labelled_takes_streams_from_a_label_studio_export(codebook, tmp_path):
+    def ann(choices, shown=None, when="2026-01-01T10:00:00Z"):
+        out = {"id": 1, "result": result(choices), "was_cancelled": False, "updated_at": when}
+        if shown is not None:
+            out["prediction"] = {"model_version": "m-1", "result": result(shown)}
+        return out
+
+    tasks = [
+        {"data": {"id": "a", "text": "x", "hint": "h"}, "annotations": [ann(["vawg"], ["vawg"])]},
+        {"data": {"id": "b", "text": "y", "sample": "train"}, "annotations": [ann(["none"], [])]},
+        {
+            "data": {"id": "c", "text": "z", "sample": "audit", "audit_population": 9},
+            "annotations": [ann(["none"])],
+        },
+        {
+            "data": {"id": "d", "text": "w", "sample": "audit"},
+            "annotations": [ann(["drugs"]), ann(["none", "vawg"], when="2026-01-02T10:00:00Z")],
+        },
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks))
+    frame = read_labelled(path, codebook).set_index("id")
+    assert "hint" not in frame.columns  # what the screen shows is not comment metadata
+    assert frame["sample"].to_dict() == {"a": "train", "b": "train", "c": "audit", "d": "audit"}
+    assert frame["suggestion_changed"].tolist() == [False, False, pd.NA, pd.NA]
+    assert frame["explicit_none"].tolist() == [False, True, True, False]
+    assert frame.at["d", "labels"] == "drugs"  # the later answer contradicts itself: not used
+    assert frame.at["c", "audit_population"] == 9

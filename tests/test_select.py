@@ -1,11 +1,13 @@
-"""The first batch to label, before any model: a random sample, spread over the comments."""
+"""What to label: the first batch (random, spread over the comments) and the audit stream (a
+plain simple random sample, sized by `suggest_audit_size`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from pipeline.select import first_batch
+from pipeline.select import audit_sample, first_batch, suggest_audit_size
 
 
 def clustered(sizes: list[int], seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -39,3 +41,38 @@ def test_first_batch_skips_labelled_and_non_substantive():
     assert all(i >= 20 for i in chosen)
     assert first_batch(comments, vectors, 100, exclude_ids=done) == list(range(20, 60))
     assert first_batch(comments, vectors, 0) == []
+
+
+def test_audit_sample_is_a_seeded_simple_random_sample_of_what_is_left():
+    comments = pd.DataFrame({"id": [f"c{i}" for i in range(100)], "substantive": True})
+    comments.loc[:9, "substantive"] = False
+    done = [f"c{i}" for i in range(10, 30)]  # labelled or already in Label Studio
+    draw = audit_sample(comments, 20, exclude_ids=done, seed=7)
+    assert draw.population == 70 and len(draw.rows) == len(set(draw.rows)) == 20
+    assert all(r >= 30 for r in draw.rows) and draw.rows == sorted(draw.rows)
+    assert audit_sample(comments, 20, exclude_ids=done, seed=7) == draw
+    assert audit_sample(comments, 20, exclude_ids=done, seed=8).rows != draw.rows
+    assert audit_sample(comments, 500, exclude_ids=done).rows == list(range(30, 100))
+    assert audit_sample(comments, 0, exclude_ids=done).rows == []
+
+
+def test_audit_sample_gives_every_comment_the_same_chance():
+    """No strata, no model: over many seeds each eligible comment is drawn about n/N of the time."""
+    comments = pd.DataFrame({"id": [f"c{i}" for i in range(40)], "substantive": True})
+    hits = np.zeros(40)
+    for seed in range(2000):
+        hits[audit_sample(comments, 10, seed=seed).rows] += 1
+    share = hits / 2000
+    assert abs(share.mean() - 0.25) < 1e-9 and share.min() > 0.2 and share.max() < 0.3
+
+
+def test_suggest_audit_size_uses_the_finite_population_correction():
+    # n0 = 1.645^2 * 0.1 * 0.9 / 0.05^2 = 97.4: 98 from a huge population, fewer from a small one
+    assert suggest_audit_size(10_000_000, 0.05) == 98
+    assert suggest_audit_size(313, 0.05) == 75  # 97.4 / (1 + 96.4 / 313) = 74.5
+    assert suggest_audit_size(313, 0.05, level=0.95) == 97
+    assert suggest_audit_size(100_000, 0.02) == 606
+    assert suggest_audit_size(10, 0.05) == 10 and suggest_audit_size(0, 0.05) == 0
+    assert suggest_audit_size(1000, 0.05, p=0.5) > suggest_audit_size(1000, 0.05, p=0.1)
+    with pytest.raises(ValueError):
+        suggest_audit_size(1000, 0.0)

@@ -63,3 +63,12 @@ def test_demo_workspace_selects_questions():
         ws.select("nope")
     assert ws.display("route", "talk_london") == "Talk London"
     assert ws.display("route", "unknown_code") == "unknown_code"
+
+
+def test_redaction_patterns_must_be_regular_expressions(tmp_path):
+    root = copy_workspace(DEMO, tmp_path / "ws")
+    config = yaml.safe_load((root / "consultation.yaml").read_text())
+    config["redaction_patterns"] = {"case number": "CAD[0-9"}
+    (root / "consultation.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(YousaidError, match=r"redaction_patterns.*'case number' is not a regular"):
+        load_workspace(root)

@@ -233,3 +233,22 @@ def test_model_directory_codes_anywhere_and_refuses_another_codebook(
 
 def test_stage_registry_matches_run_order():
     assert [s.name for s in STAGES] == ["ingest", "embed", "discover", "train", "code", "report"]
+
+
+def test_evaluate_scores_the_questions_model(labelled_run):
+    import json
+
+    ws = load_workspace(labelled_run)
+    output = invoke(
+        "evaluate",
+        "--workspace",
+        str(labelled_run),
+        "--question",
+        Q4,
+        "--labelled",
+        str(ws.paths(Q4).labelled),
+    )
+    metrics = json.loads(output[output.index("{") :])
+    assert metrics["n_labelled"] == 45 and 0 < metrics["micro"]["f1"] <= 1
+    with pytest.raises(YousaidError, match="give --question ID"):
+        invoke("evaluate", "--workspace", str(labelled_run), "--labelled", "x.csv")

@@ -5,7 +5,8 @@
     project = ls.ensure_project(client, ls.project_title(name, question_id),
                                 ls.label_config(codebook, meta), codebook.question,
                                 state_path=question_dir / "labels" / "label_studio.json")
-    ls.push(client, project, comments, chosen_ids, predictions, model_version, meta)
+    ls.push(client, project, comments, chosen_ids, predictions, model_version, meta)  # train
+    ls.push(client, project, comments, audit_ids, metadata=meta, sample="audit")  # blind audit
     ls.pull(client, codebook, state_path=..., annotations_path=..., labelled_path=...,
             agreement_path=..., disagreements_path=..., comments=comments)
 
@@ -32,8 +33,11 @@ from pipeline.labelling.history import (
     read_annotations,
 )
 from pipeline.labelling.interface import (
+    HINTS,
     METADATA,
     METADATA_NAMES,
+    NONE_NAME,
+    instructions,
     label_config,
     metadata_columns,
     task_data,
@@ -46,6 +50,7 @@ from pipeline.labelling.project import (
     project_tasks,
     project_title,
     read_state,
+    record_audit_draw,
 )
 from pipeline.labelling.pull import (
     LS_SOURCE,
@@ -64,9 +69,11 @@ from pipeline.labelling.push import (
 )
 
 __all__ = [
+    "HINTS",
     "LS_SOURCE",
     "METADATA",
     "METADATA_NAMES",
+    "NONE_NAME",
     "TITLE_MAX",
     "TOKEN_VARS",
     "Connection",
@@ -86,6 +93,7 @@ __all__ = [
     "ensure_project",
     "export_tasks",
     "find_project",
+    "instructions",
     "label_config",
     "materialise",
     "metadata_columns",
@@ -99,6 +107,7 @@ __all__ = [
     "read_annotations",
     "read_env_file",
     "read_state",
+    "record_audit_draw",
     "resolve_connection",
     "task_data",
 ]

@@ -3,6 +3,12 @@
 Each annotator, each edit and each skip is one record; nothing is ever removed, so relabelling
 in Label Studio changes the next model while the earlier answer stays on file. Readers take the
 latest version of each answer from it (`current_answers`).
+
+Each record also keeps the task's stream (`sample`), the themes of the suggestion Label Studio
+showed with it (`suggested`, None when none was shown), whether "None of these themes" was
+chosen (`none_chosen`) and whether it was ticked beside a theme (`contradictory`). These are not
+part of a record's fingerprint (RECORD_KEYS), so histories written before them are not
+re-appended; their records read as train answers with no suggestion shown.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import pandas as pd
 
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
-from pipeline.labelled import annotation_fields
+from pipeline.labelled import DEFAULT_SAMPLE, annotation_fields, shown_suggestion
 from pipeline.tables import write_atomic
 
 log = logging.getLogger(__name__)
@@ -50,7 +56,8 @@ def annotation_records(
     """
     records = []
     for task in tasks:
-        comment_id = str((task.get("data") or {}).get("id", ""))
+        data = task.get("data") or {}
+        comment_id = str(data.get("id", ""))
         if not comment_id:
             log.warning("task %s has no data.id: not a yousaid task, ignored", task.get("id"))
             continue
@@ -74,6 +81,11 @@ def annotation_records(
                     "annotation_id": ann.get("id"),
                     "project_id": project_id,
                     "prediction_model_version": (ann.get("prediction") or {}).get("model_version"),
+                    "sample": str(data.get("sample") or DEFAULT_SAMPLE),
+                    "audit_population": data.get("audit_population"),
+                    "suggested": shown_suggestion(ann),
+                    "none_chosen": bool(fields["none"]),
+                    "contradictory": bool(fields["none"]) and bool(fields["themes"]),
                 }
             )
     return records
@@ -123,8 +135,22 @@ def append_jsonl(path: str | Path, records: list[dict]) -> Path:
     return write_atomic(path, lambda p: p.write_bytes(old + lines.encode("utf-8")))
 
 
-def current_answers(history: list[dict]) -> pd.DataFrame:
-    """The latest version of every annotation, skips dropped: one row per (comment, annotator)."""
+# Fields added after the first histories were written, and what an older record means by them.
+LATER_FIELDS = {
+    "sample": DEFAULT_SAMPLE,
+    "audit_population": None,
+    "suggested": None,
+    "none_chosen": False,
+    "contradictory": False,
+}
+
+
+def current_answers(history: list[dict], contradictory: bool = False) -> pd.DataFrame:
+    """The latest version of every annotation, skips dropped: one row per (comment, annotator).
+
+    An answer whose latest version ticks "None of these themes" beside a theme is no label
+    (left out unless `contradictory=True`): the annotator's earlier version is not used either.
+    """
     cols = [
         "comment_id",
         "annotator",
@@ -134,16 +160,20 @@ def current_answers(history: list[dict]) -> pd.DataFrame:
         "updated_at",
         "annotation_id",
         "was_cancelled",
+        *LATER_FIELDS,
     ]
     if not history:
         return pd.DataFrame(columns=cols)
-    frame = pd.DataFrame(history)
+    frame = pd.DataFrame([{**LATER_FIELDS, **r} for r in history])
     frame["_order"] = range(len(frame))
     frame = frame.sort_values(["updated_at", "_order"], kind="stable")
     frame = frame.drop_duplicates("annotation_id", keep="last")
     frame = frame[~frame["was_cancelled"].astype(bool)]
     # One answer per annotator per comment: their latest (an annotator may submit twice).
     frame = frame.drop_duplicates(["comment_id", "annotator"], keep="last")
+    frame["contradictory"] = frame["contradictory"].fillna(False).astype(bool)
+    if not contradictory:
+        frame = frame[~frame["contradictory"]]
     return frame[cols].reset_index(drop=True)
 
 

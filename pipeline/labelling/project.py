@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.errors import InputError
+from pipeline.labelled import DEFAULT_SAMPLE
 from pipeline.labelling.client import LabelStudioError, api, api_or_none, server_url
 from pipeline.tables import write_atomic
 
@@ -35,6 +36,15 @@ TITLE_SEP = " · "
 ELLIPSIS = "…"
 SAMPLING = {"uncertainty": "Uncertainty sampling", "sequential": "Sequential sampling"}
 STATE_KEYS = ("project_id", "url", "title")
+TASK_COLUMNS = [
+    "task_id",
+    "comment_id",
+    "sample",
+    "annotations",
+    "cancelled",
+    "model_versions",
+    "data",
+]
 
 
 @dataclass
@@ -118,6 +128,17 @@ def record_state(state_path: str | Path | None, project: Project) -> bool:
     text = json.dumps(new, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     write_atomic(state_path, lambda p: p.write_text(text, encoding="utf-8"))
     return True
+
+
+def record_audit_draw(state_path: str | Path | None, draw: dict[str, Any]) -> None:
+    """Append one audit draw (when, how many, from how many, seed) to the state file: the
+    population an audit sample was drawn from is part of what its estimate means."""
+    if state_path is None:
+        return
+    old = read_state(state_path)
+    new = {**old, "audit_draws": [*old.get("audit_draws", []), draw]}
+    text = json.dumps(new, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    write_atomic(state_path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def lock_path(state_path: str | Path | None, key: str) -> Path:
@@ -230,9 +251,11 @@ def ensure_project(
     description: str = "",
     sampling: str = "uncertainty",
     state_path: str | Path | None = None,
+    instructions: str = "",
 ) -> Project:
     """Find the question's project (stored id, else the one project with this exact title) or
-    create it; bring its title, description and interface up to date; record its id.
+    create it; bring its title, description, instructions and interface up to date; record its
+    id. Empty annotations are turned off and the instructions shown before labelling.
 
     A renamed codebook renames the project rather than orphaning it. The title is cut to
     Label Studio's 50 characters.
@@ -250,29 +273,40 @@ def ensure_project(
                 title=title,
                 label_config=config,
                 description=description,
-                enable_empty_annotation=True,
+                expert_instruction=instructions,
+                show_instruction=bool(instructions),
+                enable_empty_annotation=False,
                 show_skip_button=True,
                 sampling=SAMPLING.get(sampling, SAMPLING["sequential"]),
             )
             log.info("created Label Studio project %d '%s'", p.id, title)
             project = Project(p.id, title, True, "", _path(state_path), url)
         else:
-            _update(client, p, title, config, description)
+            _update(client, p, title, config, description, instructions)
             project = Project(p.id, title, False, p.model_version or "", _path(state_path), url)
         record_state(state_path, project)
     return project
 
 
-def _update(client: Any, p: Any, title: str, config: str, description: str) -> None:
-    """Bring an existing project's title, description and interface in line with the codebook."""
-    renamed: dict[str, str] = {}
+def _update(
+    client: Any, p: Any, title: str, config: str, description: str, instructions: str = ""
+) -> None:
+    """Bring an existing project's title, description, instructions and interface in line with
+    the codebook; turn empty annotations off in projects made before they were."""
+    renamed: dict[str, Any] = {}
     if p.title != title:
         renamed["title"] = title
     if description and (p.description or "") != description:
         renamed["description"] = description
+    if instructions and (p.expert_instruction or "") != instructions:
+        renamed["expert_instruction"] = instructions
+    if instructions and not p.show_instruction:
+        renamed["show_instruction"] = True
+    if p.enable_empty_annotation is not False:
+        renamed["enable_empty_annotation"] = False
     if renamed:
-        api("rename the project", client.projects.update, p.id, **renamed)
-        log.info("project %d: updated %s", p.id, " and ".join(renamed))
+        api("update the project", client.projects.update, p.id, **renamed)
+        log.info("project %d: updated %s", p.id, ", ".join(renamed))
     if (p.label_config or "").strip() != config.strip():
         # Label Studio refuses a new interface that drops a choice some answers still use
         # on some versions; its message then says which.
@@ -286,8 +320,9 @@ def _update(client: Any, p: Any, title: str, config: str, description: str) -> N
 
 
 def project_tasks(client: Any, project_id: int) -> pd.DataFrame:
-    """Tasks already in the project: task_id, comment id, annotation counts, prediction
-    versions; the server's view, which is what decides what a push still has to send."""
+    """Tasks already in the project: task_id, comment id, stream (`sample`; train where the
+    task does not say), annotation counts, prediction versions and the task data; the server's
+    view, which is what decides what a push still has to send."""
     rows = []
     fields = "id,data,total_annotations,cancelled_annotations,predictions_model_versions"
     tasks = api(
@@ -303,11 +338,11 @@ def project_tasks(client: Any, project_id: int) -> pd.DataFrame:
             {
                 "task_id": t.id,
                 "comment_id": str(data.get("id", "")),
+                "sample": str(data.get("sample") or DEFAULT_SAMPLE),
                 "annotations": int(t.total_annotations or 0),
                 "cancelled": int(t.cancelled_annotations or 0),
                 "model_versions": list(versions),
+                "data": dict(data),
             }
         )
-    return pd.DataFrame(
-        rows, columns=["task_id", "comment_id", "annotations", "cancelled", "model_versions"]
-    )
+    return pd.DataFrame(rows, columns=TASK_COLUMNS)

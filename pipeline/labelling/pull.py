@@ -4,6 +4,10 @@
 relabelling in Label Studio changes the next model and nothing is ever lost. Every request to
 the server is made before the first file is touched: a server that fails midway leaves the
 files as they were.
+
+Each label keeps its stream (`sample`: audit or train) and, for train labels, whether the
+annotator changed the suggestion Label Studio showed (`suggestion_changed`): the report needs
+the first to correct its counts and the second to warn when suggestions go in unchecked.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from typing import Any
 import pandas as pd
 
 from pipeline.codebook import Codebook
-from pipeline.labelled import join_labels
-from pipeline.labelling.agreement import agreement
+from pipeline.labelled import DEFAULT_SAMPLE, join_labels, stream_summary, suggestion_changed
+from pipeline.labelling.agreement import DISAGREEMENT_COLUMNS, agreement
 from pipeline.labelling.client import LabelStudioError, api
 from pipeline.labelling.history import (
     annotation_records,
@@ -31,6 +35,7 @@ from pipeline.labelling.history import (
 )
 from pipeline.labelling.interface import METADATA
 from pipeline.labelling.project import find_project, record_state
+from pipeline.safety import unescape_frame
 from pipeline.tables import write_table
 
 log = logging.getLogger(__name__)
@@ -41,11 +46,15 @@ LABELLED_FIRST = [
     "text",
     "labels",
     "stance",
+    "sample",
+    "suggestion_changed",
+    "explicit_none",
     "note",
     "annotator",
     "annotated_at",
     "n_annotators",
     "source",
+    "audit_population",
 ]
 
 
@@ -78,8 +87,11 @@ def materialise(
 ) -> pd.DataFrame:
     """labels/labelled.csv: one row per labelled comment, the latest answer winning.
 
-    Rows of an earlier labelled.csv that did not come from Label Studio (a seed set) are kept
-    unless Label Studio has an answer for that comment.
+    Columns beside the labels: `sample` (the task's stream), `suggestion_changed` (train only:
+    True/False where a suggestion was shown, empty where none was), `explicit_none` ("None of
+    these themes" chosen) and `audit_population` (audit only: how many comments it was drawn
+    from). Rows of an earlier labelled.csv that did not come from Label Studio (a seed set) are
+    kept unless Label Studio has an answer for that comment; without a `sample` they are train.
     """
     answers = current_answers(history)
     unknown: set[str] = set()
@@ -103,18 +115,25 @@ def materialise(
             themes = clean_themes(list(a.themes), codebook, unknown)
             stances = [s for s in a.stances if s.split(":", 1)[0] in themes]
             src = by_comment.loc[a.comment_id]
+            train = a.sample == DEFAULT_SAMPLE
             rows.append(
                 {
                     "id": a.comment_id,
                     "text": src.get("text", ""),
                     "labels": join_labels(themes),
                     "stance": join_labels(stances),
+                    "sample": a.sample,
+                    "suggestion_changed": (
+                        suggestion_changed(list(a.themes), a.suggested, codebook) if train else None
+                    ),
+                    "explicit_none": bool(a.none_chosen),
                     "note": a.note,
                     "annotator": a.annotator,
                     "annotated_at": a.updated_at,
                     "n_annotators": int(counts[a.comment_id]),
                     "source": LS_SOURCE,
-                    **{c: src.get(c) for c in meta_cols},
+                    "audit_population": None if train else a.audit_population,
+                    **{c: src.get(c) for c in meta_cols if c not in LABELLED_FIRST},
                 }
             )
     if unknown:
@@ -122,12 +141,17 @@ def materialise(
             "theme ids no longer in the codebook were dropped: %s", ", ".join(sorted(unknown))
         )
     frame = pd.DataFrame(rows)
+    if "audit_population" in frame.columns:
+        frame["audit_population"] = frame["audit_population"].astype("Int64")
     if previous is not None and len(previous):
         prev = previous.copy()
         prev["id"] = prev["id"].astype(str)
         if "source" not in prev.columns:
             prev["source"] = "seed"
         prev["source"] = prev["source"].fillna("seed").replace("", "seed")
+        if "sample" not in prev.columns:
+            prev["sample"] = DEFAULT_SAMPLE
+        prev["sample"] = prev["sample"].fillna("").replace("", DEFAULT_SAMPLE)
         keep = prev[(prev["source"] != LS_SOURCE) & ~prev["id"].isin(set(frame.get("id", [])))]
         if len(keep):
             frame = pd.concat([keep, frame], ignore_index=True)
@@ -172,6 +196,9 @@ class PullResult:
     disagreements: pd.DataFrame
     seconds: float
     written: dict[str, Path] = field(default_factory=dict)
+    contradictory: int = 0  # answers with "None of these themes" beside a theme: not labels
+    empty: int = 0  # answers with nothing ticked (the API or an old project allowed them)
+    streams: dict[str, float | int | None] = field(default_factory=dict)  # stream_summary
 
 
 def pull(
@@ -202,9 +229,33 @@ def pull(
 
     previous = None
     if Path(labelled_path).exists():
-        previous = pd.read_csv(labelled_path, dtype=str, keep_default_na=False)
+        previous = unescape_frame(pd.read_csv(labelled_path, dtype=str, keep_default_na=False))
     labelled = materialise(full, codebook, _comment_source(tasks, comments), previous)
     per_theme, disagreements = agreement(full, codebook)
+    current = current_answers(full, contradictory=True)
+    conflicts = current[current["contradictory"]]
+    if len(conflicts):
+        listed = _contradictions(conflicts)
+        disagreements = (
+            listed if disagreements.empty else pd.concat([disagreements, listed], ignore_index=True)
+        )
+        log.warning(
+            "%d answer(s) tick 'None of these themes' beside a theme and are not labels until "
+            "fixed in Label Studio: %s",
+            len(conflicts),
+            ", ".join(sorted(set(conflicts["comment_id"]))[:10]),
+        )
+    empty = current[
+        ~current["contradictory"]
+        & ~current["none_chosen"].astype(bool)
+        & current["themes"].map(lambda t: len(t) == 0)
+    ]
+    if len(empty):
+        log.warning(
+            "%d answer(s) have nothing ticked (not 'None of these themes'): read as no theme",
+            len(empty),
+        )
+    _warn_unblind(full)
 
     written: dict[str, Path] = {}
     if record_state(state_path, project):
@@ -231,4 +282,54 @@ def pull(
         disagreements=disagreements,
         seconds=time.perf_counter() - began,
         written=written,
+        contradictory=len(conflicts),
+        empty=len(empty),
+        streams=stream_summary(_flags(labelled)),
     )
+
+
+def _flags(labelled: pd.DataFrame) -> pd.DataFrame:
+    """labelled.csv's suggestion_changed as booleans (a seed file may hold it as text)."""
+    out = labelled.copy()
+    if "suggestion_changed" in out.columns:
+        text = out["suggestion_changed"].map(lambda v: str(v).strip().lower())
+        out["suggestion_changed"] = pd.array(
+            [True if t == "true" else False if t == "false" else pd.NA for t in text],
+            dtype="boolean",
+        )
+    return out
+
+
+def _contradictions(conflicts: pd.DataFrame) -> pd.DataFrame:
+    """One disagreements row per contradictory answer: the annotator disagrees with themself."""
+    return pd.DataFrame(
+        [
+            {
+                "comment_id": a.comment_id,
+                "theme_id": join_labels(list(a.themes)),
+                "kind": "none_and_theme",
+                "said_yes": a.annotator,
+                "said_no": a.annotator,
+                "stances": "",
+            }
+            for a in conflicts.itertuples()
+        ],
+        columns=DISAGREEMENT_COLUMNS,
+    )
+
+
+def _warn_unblind(history: list[dict]) -> None:
+    """An audit answer submitted while a suggestion was on screen is not blind: say which."""
+    seen = sorted(
+        {
+            str(r.get("comment_id"))
+            for r in history
+            if r.get("sample") == "audit" and r.get("suggested") is not None
+        }
+    )
+    if seen:
+        log.warning(
+            "%d audit comment(s) were answered with a model suggestion on screen (not blind): %s",
+            len(seen),
+            ", ".join(seen[:10]),
+        )

@@ -1,6 +1,9 @@
 """Sending comments to Label Studio: tasks keyed by comment id, with the model's suggestions.
 
 Why it looks like this:
+- Two streams, named in each task's `data.sample`: `train` tasks (chosen by the model) get its
+  suggestions; `audit` tasks (a blind simple random sample, the only labels that can measure the
+  model's error) never get a prediction, on this push or any later one that refreshes them.
 - A task's `data.id` is its comment id, and what is already in the project is read from the
   server, so a re-push never duplicates a task and never re-sends a labelled comment.
 - Listing, importing and attaching predictions run under an exclusive lock beside the
@@ -25,9 +28,9 @@ import pandas as pd
 from pipeline.codebook import Codebook
 from pipeline.columns import code_col, prob_col
 from pipeline.errors import InputError
-from pipeline.labelled import THEMES_FROM
+from pipeline.labelled import DEFAULT_SAMPLE, THEMES_FROM
 from pipeline.labelling.client import api, api_or_none
-from pipeline.labelling.interface import task_data
+from pipeline.labelling.interface import HINTS, task_data
 from pipeline.labelling.project import Project, project_lock, project_tasks
 
 log = logging.getLogger(__name__)
@@ -119,6 +122,8 @@ class PushResult:
     seconds: float
     comment_ids: list[str] = field(default_factory=list)
     duplicates_removed: int = 0
+    sample: str = DEFAULT_SAMPLE
+    tasks_updated: int = 0
 
 
 def push(
@@ -129,13 +134,20 @@ def push(
     predictions: pd.DataFrame | None = None,
     model_version: str | None = None,
     metadata: Sequence[str] = (),
+    sample: str = DEFAULT_SAMPLE,
+    extra: dict[str, Any] | None = None,
 ) -> PushResult:
-    """Import the chosen comments as tasks (skipping any already there) with pre-annotations.
+    """Import the chosen comments as tasks of stream `sample` (skipping any already there).
 
-    Unannotated tasks already in the project get the new model's predictions too, so a push
-    after retraining refreshes the suggestions and the order by score. The whole push holds the
-    project's lock (beside `project.state_path`), and ends by removing unanswered duplicates.
+    Unannotated train tasks already in the project get the new model's predictions too, so a
+    push after retraining refreshes the suggestions and the order by score; audit tasks never
+    get one, and `predictions` are refused for an audit push. `extra` goes into each new task's
+    data (e.g. the audit's population size). Tasks from before streams existed get their
+    `sample` and hint filled in. The whole push holds the project's lock (beside
+    `project.state_path`), and ends by removing unanswered duplicates.
     """
+    if sample != DEFAULT_SAMPLE and predictions is not None:
+        raise ValueError(f"{sample} tasks are pushed without predictions")
     began = time.perf_counter()
     by_id = (
         comments.assign(id=comments["id"].astype(str))
@@ -152,7 +164,7 @@ def push(
         existing = project_tasks(client, project.id)
         in_project = set(existing["comment_id"])
         new = [i for i in wanted if i not in in_project]
-        payload = task_data(by_id.loc[new], metadata)
+        payload = task_data(by_id.loc[new], metadata, sample, extra)
         for start in range(0, len(payload), IMPORT_BATCH):
             batch = payload[start : start + IMPORT_BATCH]
             api(
@@ -165,6 +177,7 @@ def push(
             existing = project_tasks(client, project.id)
         before = len(existing)
         existing = remove_duplicates(client, project.id, existing)
+        updated = _fill_streams(client, existing)
         n_pred = _push_predictions(client, project, existing, predictions, model_version)
     return PushResult(
         project_id=project.id,
@@ -176,7 +189,22 @@ def push(
         seconds=time.perf_counter() - began,
         comment_ids=new,
         duplicates_removed=before - len(existing),
+        sample=sample,
+        tasks_updated=updated,
     )
+
+
+def _fill_streams(client: Any, existing: pd.DataFrame) -> int:
+    """Give tasks pushed before streams existed their `sample` (train) and hint line, which the
+    interface shows; their labels and predictions are untouched."""
+    old = existing[existing["data"].map(lambda d: "hint" not in d or "sample" not in d)]
+    for row in old.itertuples():
+        stream = row.sample if row.sample in HINTS else DEFAULT_SAMPLE
+        data = {**row.data, "sample": stream, "hint": HINTS[stream]}
+        api("add the stream to a task", client.tasks.update, int(row.task_id), data=data)
+    if len(old):
+        log.info("added the stream and hint to %d task(s) pushed before streams", len(old))
+    return len(old)
 
 
 def _push_predictions(
@@ -186,12 +214,14 @@ def _push_predictions(
     predictions: pd.DataFrame | None,
     model_version: str | None,
 ) -> int:
-    """Attach this model's suggestions to every unanswered task that lacks them; make it the
-    project's model version (score filters and ordering only use that version's predictions)."""
+    """Attach this model's suggestions to every unanswered train task that lacks them (never to
+    an audit task); make it the project's model version (score filters and ordering only use
+    that version's predictions, and it is the version the labelling screen shows)."""
     if predictions is None or not model_version:
         return 0
     todo = existing[
         (existing["annotations"] == 0)
+        & (existing["sample"] == DEFAULT_SAMPLE)
         & existing["comment_id"].isin(predictions.index)
         & existing["model_versions"].map(lambda v: model_version not in v)
     ]

@@ -8,7 +8,7 @@ writing around it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import pandas as pd
 
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.report.breakdowns import breakdown
-from pipeline.report.counts import stance_tables, summary_counts, theme_counts
+from pipeline.report.counts import audited, stance_tables, summary_counts, theme_counts
 from pipeline.report.inputs import (
     QuoteRules,
     apply_hand_labels,
@@ -32,15 +32,11 @@ from pipeline.report.model import ReportData
 from pipeline.report.quotes import QuoteConfig, choose_quotes
 from pipeline.report.weights import effective_weights
 from pipeline.settings import ReportSettings
+from pipeline.workspace import REPORT_FILES
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = {
-    "xlsx": "themes.xlsx",
-    "html": "report.html",
-    "docx": "you_said_we_did.docx",
-    "md": "you_said_we_did.md",
-}
+OUTPUTS = REPORT_FILES
 
 
 def _notes(
@@ -82,14 +78,39 @@ def _notes(
         "never compared.",
         "Quotes: typical of the theme (close to the centre of its confident comments in "
         "embedding space), varied (no near-duplicates), shortened at sentence ends with '…', "
-        "and redacted of names, emails, phone numbers, postcodes, addresses and vehicle "
-        "registrations by offline rules. Analysts pin or ban quotes in the question's quotes.yaml.",
+        "and redacted of personal data (names, emails, phone numbers, addresses, postcodes, "
+        "vehicle registrations, NI numbers, dates of birth, social-media handles, officers' "
+        "numbers) offline, by presidio's recognisers, spaCy's named-entity model and UK rules. "
+        "Analysts pin or ban quotes in the question's quotes.yaml.",
         f"Classifier version: {s['model_version']}. {s['needs_review']:,} model-coded "
         "comments are flagged for review (a theme decision likely to be wrong, classifier.review_doubt).",
     ]
     if skipped:
         notes.append(f"Grouping columns not in the data, skipped: {', '.join(skipped)}.")
     return notes
+
+
+def _labels_note(labelled: pd.DataFrame | None) -> str:
+    """How the hand labels were gathered: a reader can judge the counts' footing from it."""
+    from pipeline.labelled import stream_summary
+
+    if labelled is None or not len(labelled):
+        return "Hand labels: none; every count is the classifier's."
+    s = stream_summary(labelled)
+    accepted = (
+        f"; of the {s['train_with_suggestion']:,} shown the classifier's suggestion, "
+        f"{s['accepted_unchanged']:.0%} kept it unchanged"
+        if s["accepted_unchanged"] is not None
+        else ""
+    )
+    audit = (
+        f"{s['audit']:,} from a blind random audit sample (no suggestions shown), which the "
+        "counts and the precision and recall are checked against"
+        if s["audit"]
+        else "none from a random audit sample, so the counts are model-based, not validated by "
+        "a random sample"
+    )
+    return f"Hand labels: {s['train']:,} chosen to train the classifier{accepted}; {audit}."
 
 
 def assemble(
@@ -107,12 +128,15 @@ def assemble(
     title: str | None = None,
     question: str | None = None,
     group_by: list[str] | None = None,
+    redaction_allow: Sequence[str] = (),
+    redaction_patterns: Mapping[str, str] | None = None,
 ) -> ReportData:
     """Everything the report shows, from the coded comments and the analyst's files.
 
     `title` and `question` come from the workspace (else the codebook); `group_by` is
     `cfg.group_by` when set, else these columns. `progress`, if given, is called with the name of
-    each part as it is done (for a progress bar).
+    each part as it is done (for a progress bar). `redaction_allow`: names quotes may show
+    (the workspace's `redaction_allow`).
     """
     cfg = cfg or ReportSettings()
     wanted = list(cfg.group_by if cfg.group_by is not None else group_by or [])
@@ -128,6 +152,7 @@ def assemble(
         level=cfg.level,
         prior_strength=cfg.prior_strength,
     )
+    themes = audited(themes, frame, coded, cfg.level)
     order = themes["theme_id"].tolist()
     tick("counts")
 
@@ -140,7 +165,9 @@ def assemble(
     for col in skipped:
         log.warning("report.group_by: column '%s' is not in the coded data; skipped", col)
     breakdowns = [
-        breakdown(frame, weights, order, col, min_base=cfg.min_base, alpha=cfg.alpha)
+        breakdown(
+            frame, weights, order, col, min_base=cfg.min_base, alpha=cfg.alpha, level=cfg.level
+        )
         for col in present
     ]
     tick("breakdowns")
@@ -150,6 +177,8 @@ def assemble(
         min_prob=cfg.quote_min_prob,
         diversity=cfg.quote_diversity,
         personal_data_column=cfg.personal_data_column,
+        redaction_allow=tuple(redaction_allow),
+        redaction_patterns=tuple((redaction_patterns or {}).items()),
     )
     names = dict(zip(themes["theme_id"], themes["theme"], strict=True))
     stance_names = {f"{t.id}:{st.id}": st.name for t in codebook.themes for st in t.stances}
@@ -164,18 +193,39 @@ def assemble(
         summary=summary,
         themes=themes,
         breakdowns=breakdowns,
-        stances=stance_tables(frame, codebook),
+        stances=stance_tables(
+            frame,
+            codebook,
+            weights=weights,
+            group_by=present,
+            min_base=cfg.min_base,
+            alpha=cfg.alpha,
+            level=cfg.level,
+        ),
         quotes=quotes,
         responses=responses or {},
-        notes=_notes(frame, summary, metrics, cfg, weight_notes, skipped),
+        notes=_notes(frame, summary, metrics, cfg, weight_notes, skipped)
+        + [_labels_note(labelled)],
         min_base=cfg.min_base,
         level=cfg.level,
         weighting=weight_notes[0] if weight_notes else "",
     )
 
 
-def write_outputs(data: ReportData, out_dir: str | Path, n_quotes: int = 3) -> dict[str, Path]:
-    """Each file written beside its target and renamed into place: never half a report."""
+def write_outputs(
+    data: ReportData,
+    out_dir: str | Path,
+    n_quotes: int = 3,
+    *,
+    model_version: str | None = None,
+    sources: Sequence[Path] = (),
+) -> dict[str, Path]:
+    """Each file written beside its target and renamed into place: never half a report.
+
+    `manifest.json`, written before and after the four files, marks them as one set (a kill
+    between two renames leaves it "incomplete"); `sources` (the coded table) are hashed into it.
+    """
+    from pipeline.manifest import REPORT_MANIFEST, file_set
     from pipeline.report.docx import render_markdown, write_docx
     from pipeline.report.html import render_html
     from pipeline.report.xlsx import write_xlsx
@@ -185,10 +235,17 @@ def write_outputs(data: ReportData, out_dir: str | Path, n_quotes: int = 3) -> d
     paths = {k: out_dir / v for k, v in OUTPUTS.items()}
     html = render_html(data)
     markdown = render_markdown(data, n_quotes)
-    write_atomic(paths["xlsx"], lambda p: write_xlsx(data, p))
-    write_atomic(paths["html"], lambda p: p.write_text(html, encoding="utf-8"))
-    write_atomic(paths["docx"], lambda p: write_docx(data, p, n_quotes))
-    write_atomic(paths["md"], lambda p: p.write_text(markdown, encoding="utf-8"))
+    with file_set(
+        out_dir / REPORT_MANIFEST,
+        "report",
+        list(paths.values()),
+        model_version=model_version,
+        sources=sources,
+    ):
+        write_atomic(paths["xlsx"], lambda p: write_xlsx(data, p))
+        write_atomic(paths["html"], lambda p: p.write_text(html, encoding="utf-8"))
+        write_atomic(paths["docx"], lambda p: write_docx(data, p, n_quotes))
+        write_atomic(paths["md"], lambda p: p.write_text(markdown, encoding="utf-8"))
     return paths
 
 
@@ -209,10 +266,13 @@ def build_report(
     question: str | None = None,
     group_by: list[str] | None = None,
     display_names: dict[str, dict[str, str]] | None = None,
+    redaction_allow: Sequence[str] = (),
+    redaction_patterns: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """Read the inputs, assemble the report, write the four files; returns their paths.
 
-    `display_names` (column -> code -> name) replace coded values before anything is shown.
+    `display_names` (column -> code -> name) replace coded values before anything is shown;
+    `redaction_allow` lists names that quotes may show (public figures).
     """
     from tqdm import tqdm
 
@@ -245,7 +305,18 @@ def build_report(
             title=title,
             question=question,
             group_by=group_by,
+            redaction_allow=redaction_allow,
+            redaction_patterns=redaction_patterns,
         )
-        written = write_outputs(data, out_dir, (cfg or ReportSettings()).n_quotes)
+        versions = (
+            sorted(set(frame["model_version"].astype(str))) if "model_version" in frame else []
+        )
+        written = write_outputs(
+            data,
+            out_dir,
+            (cfg or ReportSettings()).n_quotes,
+            model_version=", ".join(versions) or None,
+            sources=[Path(coded)],
+        )
         done("written")
     return written

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipeline.columns import code_col
+from pipeline.columns import code_col, prob_col
 from pipeline.report.weights import kish_n
 
 MISSING_GROUP = "Not stated"
@@ -39,6 +39,9 @@ class Breakdown:
     )  # themes x groups: Bonferroni-adjusted p of group vs rest (NaN if untested)
     p_across: pd.Series  # per theme: Bonferroni-adjusted chi-square p across eligible groups
     notes: list[str] = field(default_factory=list)
+    # theme x group estimated (weighted) totals from every comment's probability, corrected by the
+    # audit sample: theme_id, group, estimate, low, high, share, share_low, share_high, validated
+    estimates: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _label(column: str) -> str:
@@ -58,6 +61,53 @@ def _group_order(values: pd.Series) -> list[str]:
     return sorted(pd.unique(values), key=key)
 
 
+def _group_estimates(
+    data: pd.DataFrame,
+    w: np.ndarray,
+    theme_ids: list[str],
+    groups: np.ndarray,
+    weighted_base: dict[str, float],
+    level: float,
+) -> pd.DataFrame:
+    """Each group's weighted total per theme, estimated like the headline counts (audit-corrected
+    where an audit sample exists, else model-based), and as a share of the group's weighted base."""
+    from pipeline.report.estimate import theme_estimates
+
+    probs = [prob_col(t) for t in theme_ids]
+    if not set(probs) <= set(data.columns) or "hand_labelled" not in data.columns:
+        return pd.DataFrame()
+    codes = data[[code_col(t) for t in theme_ids]].to_numpy(dtype=float)
+    labels = np.where(data["hand_labelled"].to_numpy(bool)[:, None], codes, np.nan)
+    audit = data.get("hand_sample", pd.Series("", index=data.index)).eq("audit").to_numpy()
+    est = theme_estimates(
+        data[probs].fillna(0).to_numpy(dtype=float),
+        codes,
+        labels,
+        audit,
+        theme_ids,
+        weight=w,
+        group=groups,
+        level=level,
+    )
+    base = est["group"].map(weighted_base).astype(float)
+    for col, source in (("share", "estimate"), ("share_low", "low"), ("share_high", "high")):
+        est[col] = est[source] / base
+    return est[
+        [
+            "theme_id",
+            "group",
+            "estimate",
+            "low",
+            "high",
+            "share",
+            "share_low",
+            "share_high",
+            "validated",
+            "n_audit_in_group",
+        ]
+    ]
+
+
 def breakdown(
     frame: pd.DataFrame,
     weights: np.ndarray,
@@ -65,6 +115,7 @@ def breakdown(
     column: str,
     min_base: int = 30,
     alpha: float = 0.05,
+    level: float = 0.95,
 ) -> Breakdown:
     """Shares of substantive comments in each theme for each value of `column`."""
     sub = frame["substantive"].to_numpy()
@@ -131,6 +182,7 @@ def breakdown(
             "other groups."
         )
     return Breakdown(
+        estimates=_group_estimates(data, w, theme_ids, groups_raw, wbase, level),
         column=column,
         label=_label(column),
         groups=list(groups),

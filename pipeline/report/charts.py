@@ -37,6 +37,9 @@ STYLE = {
     "ytick.color": INK,
     "svg.fonttype": "path",
     "svg.hashsalt": "yousaid",
+    # Theme, group and stance names are the analyst's text: "$" is a dollar sign, never maths
+    # (mathtext would draw "$x$ marks" as an italic x and fail outright on a single "$").
+    "text.parse_math": False,
 }
 
 

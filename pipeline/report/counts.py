@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from pipeline.codebook import Codebook
 from pipeline.columns import code_col, prob_col
@@ -220,27 +221,104 @@ def _mean_top_level(sub: pd.DataFrame, codebook: Codebook) -> float:
     return float(n[n > 0].mean()) if (n > 0).any() else 0.0
 
 
-def stance_tables(frame: pd.DataFrame, codebook: Codebook) -> list[dict]:
-    """Per theme with stances: counts per stance among its comments, and where stance came from."""
+def _wilson(k: float, n: float, level: float) -> tuple[float, float]:
+    """Wilson score interval for a share k/n (stays inside 0-1 for small bases)."""
+    if n <= 0:
+        return np.nan, np.nan
+    z = stats.norm.ppf((1 + level) / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _stance_ids(values: pd.Series, theme_id: str) -> pd.Series:
+    """Each comment's stance id within the theme ("" when none), from |-joined theme:stance."""
+    prefix = theme_id + ":"
+    return (
+        values.fillna("")
+        .astype(str)
+        .map(
+            lambda v: next((s[len(prefix) :] for s in split_labels(v) if s.startswith(prefix)), "")
+        )
+    )
+
+
+def _stance_split(
+    stance: pd.Series,
+    groups: pd.Series,
+    weights: np.ndarray,
+    stance_ids: list[str],
+    min_base: int,
+    alpha: float,
+) -> pd.DataFrame:
+    """Per group: base, weighted share of each stance, and a flag where a z-test (group vs the
+    other eligible groups, Kish effective bases, Bonferroni over stances x groups) says so."""
+    from pipeline.report.weights import kish_n
+
+    rows = []
+    eligible = [g for g in pd.unique(groups) if (groups == g).sum() >= min_base]
+    n_tests = max(1, len(eligible) * len(stance_ids))
+    for g in pd.unique(groups):
+        mask = (groups == g).to_numpy()
+        w = weights[mask]
+        row: dict[str, object] = {"group": g, "base": int(mask.sum())}
+        for sid in stance_ids:
+            y = (stance[mask] == sid).to_numpy(float)
+            share = float(w @ y / w.sum()) if w.sum() > 0 else np.nan
+            flag = "low base" if mask.sum() < min_base else ""
+            if g in eligible and len(eligible) >= 2:
+                rest = groups.isin([h for h in eligible if h != g]).to_numpy()
+                w2, y2 = weights[rest], (stance[rest] == sid).to_numpy(float)
+                p2, n1, n2 = float(w2 @ y2 / w2.sum()), kish_n(w), kish_n(w2)
+                pooled = (share * n1 + p2 * n2) / (n1 + n2)
+                se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+                if se > 0:
+                    z = (share - p2) / se
+                    if min(1.0, 2 * stats.norm.sf(abs(z)) * n_tests) < alpha:
+                        flag = "higher" if z > 0 else "lower"
+            row[f"share:{sid}"], row[f"flag:{sid}"] = share, flag
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def stance_tables(
+    frame: pd.DataFrame,
+    codebook: Codebook,
+    weights: np.ndarray | None = None,
+    group_by: list[str] | None = None,
+    min_base: int = 30,
+    alpha: float = 0.05,
+    level: float = 0.95,
+) -> list[dict]:
+    """Per theme with stances: counts per stance with intervals, where stance came from, and the
+    split by each grouping column (weighted shares, bases, significance)."""
     out = []
-    sub = frame[frame["substantive"]]
+    subm = frame["substantive"].to_numpy(bool)
+    sub = frame[subm]
+    w_all = np.ones(len(frame)) if weights is None else np.asarray(weights, dtype=float)
     for theme in codebook.themes:
         if not theme.stances:
             continue
-        in_theme = sub[sub[code_col(theme.id)] == 1]
-        # parse each distinct stance value once (a few kinds), then count rows by value
-        per_value = in_theme["stance"].fillna("").astype(str).value_counts()
-        found = {
-            v: [s.split(":", 1)[1] for s in split_labels(v) if s.startswith(theme.id + ":")]
-            for v in per_value.index
-        }
+        in_mask = (sub[code_col(theme.id)] == 1).to_numpy()
+        in_theme = sub[in_mask]
+        stance = _stance_ids(in_theme["stance"], theme.id)
         has_model_stance = f"stance_{theme.id}" in frame.columns
+        with_stance = int((stance != "").sum())
         rows = []
-        for stance in theme.stances:
-            n = int(sum(c for v, c in per_value.items() if stance.id in found[v]))
-            rows.append({"stance_id": stance.id, "stance": stance.name, "count": n})
+        for st in theme.stances:
+            n = int((stance == st.id).sum())
+            low, high = _wilson(n, with_stance, level)
+            rows.append(
+                {
+                    "stance_id": st.id,
+                    "stance": st.name,
+                    "count": n,
+                    "low": low * with_stance,
+                    "high": high * with_stance,
+                }
+            )
         table = pd.DataFrame(rows)
-        with_stance = int(sum(c for v, c in per_value.items() if found[v]))
         table["share"] = table["count"] / with_stance if with_stance else np.nan
         n_hand = int(in_theme["hand_labelled"].sum())
         if has_model_stance:
@@ -251,6 +329,23 @@ def stance_tables(frame: pd.DataFrame, codebook: Codebook) -> list[dict]:
                 f"the {n_hand} hand-labelled comments in this theme, not for the "
                 f"{len(in_theme) - n_hand} model-coded ones"
             )
+        known = (stance != "").to_numpy()
+        w_theme = w_all[subm][in_mask][known]
+        splits = [
+            {
+                "column": col,
+                "table": _stance_split(
+                    stance[known],
+                    in_theme.loc[known, col].fillna("Not stated").astype(str),
+                    w_theme,
+                    [s.id for s in theme.stances],
+                    min_base,
+                    alpha,
+                ),
+            }
+            for col in group_by or []
+            if col in in_theme.columns
+        ]
         out.append(
             {
                 "theme_id": theme.id,
@@ -260,6 +355,69 @@ def stance_tables(frame: pd.DataFrame, codebook: Codebook) -> list[dict]:
                 "with_stance": with_stance,
                 "without_stance": len(in_theme) - with_stance,
                 "source": source,
+                "low_base": with_stance < min_base,
+                "splits": splits,
             }
         )
     return out
+
+
+def audited(
+    table: pd.DataFrame,
+    frame: pd.DataFrame,
+    model_codes: pd.DataFrame,
+    level: float,
+) -> pd.DataFrame:
+    """The theme table with each count's estimate, interval and reliability from the audit.
+
+    With a blind random audit sample among the hand labels, every theme's estimate and interval
+    are prediction-powered (pipeline.report.estimate): all comments' calibrated probabilities,
+    corrected by the audit's residuals, hand labels known. Precision and recall come from the
+    audit. Without one, the cross-validated estimate above stays, marked model-based. Either way
+    a theme too weak to quote is marked `indicative_only`, with the reason.
+    """
+    from pipeline.report.estimate import MODEL_BASED, indicative_only, theme_estimates
+
+    sub = frame["substantive"].to_numpy(bool)
+    audit = frame["hand_sample"].eq("audit").to_numpy() & sub
+    out = table.set_index("theme_id")
+    out["validated"] = False
+    out["n_audit"] = int(audit.sum())
+    out["indicative_only"] = False
+    out["reliability_note"] = ""
+    ids = out.index.tolist()
+    if audit.sum() >= 2:
+        hand = frame["hand_labelled"].to_numpy(bool)
+        labels = frame[[code_col(t) for t in ids]].to_numpy(dtype=float)
+        labels[~hand] = np.nan
+        probs = frame[[prob_col(t) for t in ids]].fillna(0).to_numpy(dtype=float)
+        est = theme_estimates(
+            probs[sub],
+            model_codes[[code_col(t) for t in ids]].to_numpy(dtype=float)[sub],
+            labels[sub],
+            audit[sub],
+            ids,
+            level=level,
+        ).set_index("theme_id")
+        out["corrected"], out["low"], out["high"] = est["estimate"], est["low"], est["high"]
+        out["precision"], out["recall"] = est["precision"], est["recall"]
+        out["method"] = est["method"]
+        out["validated"] = est["validated"]
+        out["indicative_only"] = est["indicative_only"]
+        out["reliability_note"] = est["reason"]
+        out["audit_positives"] = est["audit_positives"]
+    else:
+        out["method"] = out["method"] + f"; {MODEL_BASED}"
+        for tid, row in out.iterrows():
+            p, r = row["precision"], row["recall"]
+            f1 = 2 * p * r / (p + r) if np.isfinite([p, r]).all() and p + r > 0 else np.nan
+            weak, reason = indicative_only(
+                row["corrected"], row["low"], row["high"], f1, 0, min_positives=0
+            )
+            if np.isnan(f1):
+                weak, reason = True, "; ".join(filter(None, [reason, "no usable precision/recall"]))
+            out.loc[tid, ["indicative_only", "reliability_note"]] = [weak, reason]
+    n_sub = int(sub.sum())
+    for col in ("corrected", "low", "high"):
+        out[f"{col}_share"] = out[col] / n_sub if n_sub else np.nan
+    return out.reset_index()

@@ -13,10 +13,19 @@ from pipeline.report.model import PENDING, ReportData
 
 def _said(data: ReportData, row) -> str:
     within = f" (within {data.names[row.parent_id]})" if row.parent_id else ""
-    return (
-        f"{row.count:,} comments ({row.share:.0%} of the {data.summary['substantive']:,} "
-        f"substantive comments) raised this{within}."
+    basis = (
+        f"checked against a random audit sample of {row.n_audit:,} comments"
+        if row.validated
+        else "model-based, not validated by a random sample"
     )
+    text = (
+        f"{row.count:,} comments ({row.share:.0%} of the {data.summary['substantive']:,} "
+        f"substantive comments) raised this{within}. Estimated total: {row.corrected:,.0f} "
+        f"({data.level:.0%} interval {row.low:,.0f} to {row.high:,.0f}; {basis})."
+    )
+    if row.indicative_only:
+        text += f" Indicative only: {row.reliability_note}."
+    return text
 
 
 def _sections(data: ReportData, n_quotes: int):

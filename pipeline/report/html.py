@@ -63,6 +63,7 @@ blockquote .src{display:block;margin-top:4px;font-size:12px;color:var(--muted)}
 font-size:14px}
 .wedid b{color:var(--accent)}
 .pending{color:#8a5a00;font-style:italic}
+.tag.weak{background:#fff1d6;color:#7a4b00}
 .tag{display:inline-block;font-size:11px;padding:1px 6px;border-radius:8px;background:#eef2f6;
 color:var(--muted);
 margin-left:6px}
@@ -102,16 +103,32 @@ def _themes_section(data: ReportData) -> str:
     rows = []
     for r in t.itertuples(index=False):
         cls = ' class="sub"' if r.depth else ""
+        weak = (
+            f' <span class="tag weak" title="{e(r.reliability_note)}">indicative only</span>'
+            if r.indicative_only
+            else ""
+        )
         rows.append(
-            f"<tr{cls}><td>{'↳ ' if r.depth else ''}{e(r.theme)}</td>"
+            f"<tr{cls}><td>{'↳ ' if r.depth else ''}{e(r.theme)}{weak}</td>"
             f'<td class="num">{r.count:,}</td><td class="num">{_pct(r.share)}</td>'
             f'<td class="num">{r.corrected:,.0f}</td>'
             f'<td class="num">{r.low:,.0f} – {r.high:,.0f}</td>'
             f'<td class="num">{r.hand_labelled:,}</td>'
             f'<td class="num">{"–" if np.isnan(r.precision) else f"{r.precision:.2f}"}</td>'
-            f'<td class="num">{"–" if np.isnan(r.recall) else f"{r.recall:.2f}"}</td></tr>'
+            f'<td class="num">{"–" if np.isnan(r.recall) else f"{r.recall:.2f}"}</td>'
+            f"<td>{e(r.reliability_note) or 'ok'}</td></tr>"
         )
     s = data.summary
+    validated = bool(t["validated"].all()) if len(t) else False
+    n_audit = int(t["n_audit"].max()) if len(t) else 0
+    basis = (
+        f"checked against a blind random audit sample of {n_audit:,} hand-labelled comments "
+        "(prediction-powered estimate: every comment's probability, corrected by the audit)"
+        if validated
+        else "model-based, not validated by a random sample (no audit sample yet: "
+        "`yousaid label push --audit auto`)"
+    )
+    rates = "audit" if validated else "CV"
     return f"""
 <section id="themes"><h2>What people raised</h2>
 <p>{s["substantive"]:,} substantive comments were coded into themes. A comment can raise several
@@ -121,13 +138,14 @@ themes, so the counts add up to more than the number of comments (those with a t
 {charts.theme_chart(t)}
 <p class="note">Bars: comments coded to each theme (hand labels where a person coded the comment,
 the classifier elsewhere). Orange points and whiskers: the count corrected for the classifier's
-measured over- or under-counting, with a {lvl} interval for its error. Sub-themes (↳) are also
-counted in their parent theme.</p>
+measured over- or under-counting, with a {lvl} interval for its error: {basis}. Sub-themes (↳)
+are also counted in their parent theme. Themes marked "indicative only" are too uncertain to
+quote as more than a direction (the reason is in the last column).</p>
 <div class="scroll"><table>
 <thead><tr><th>Theme</th><th class="num">Comments</th><th class="num">% of substantive</th>
 <th class="num">Corrected estimate</th><th class="num">{lvl} interval</th>
-<th class="num">Hand-labelled</th><th class="num">CV precision</th>
-<th class="num">CV recall</th></tr></thead>
+<th class="num">Hand-labelled</th><th class="num">{rates} precision</th>
+<th class="num">{rates} recall</th><th>Reliability</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table></div>
 </section>"""
 
@@ -181,29 +199,64 @@ comments (grey) are shown but never compared.</p>
 </section>"""
 
 
+def _stance_split_table(st: dict, split: dict, data: ReportData) -> str:
+    """One grouping's stance shares: bases shown, low bases muted, tested differences marked."""
+    t = split["table"]
+    names = dict(zip(st["table"]["stance_id"], st["table"]["stance"], strict=True))
+    head = "".join(f'<th class="num">{e(n)}</th>' for n in names.values())
+    body = []
+    for r in t.to_dict("records"):
+        cells = []
+        for sid in names:
+            flag = r[f"flag:{sid}"]
+            mark = {"higher": " ▲", "lower": " ▼"}.get(flag, "")
+            cls = "num lowbase" if flag == "low base" else "num"
+            cells.append(f'<td class="{cls}">{_pct(r[f"share:{sid}"])}{mark}</td>')
+        body.append(
+            f'<tr><td>{e(r["group"])}</td><td class="num">n={r["base"]:,}</td>{"".join(cells)}</tr>'
+        )
+    return f"""<h4>By {e(split["column"].replace("_", " "))}</h4>
+<div class="scroll"><table><thead><tr><th>Group</th><th class="num">Base</th>{head}</tr></thead>
+<tbody>{"".join(body)}</tbody></table></div>"""
+
+
 def _stance_section(data: ReportData) -> str:
     parts = []
+    lvl = f"{data.level:.0%}"
     for st in data.stances:
         table = st["table"]
         rows = "".join(
             f'<tr><td>{e(r.stance)}</td><td class="num">{r.count:,}</td>'
-            f'<td class="num">{_pct(r.share)}</td></tr>'
+            f'<td class="num">{_pct(r.share)}</td>'
+            f'<td class="num">{r.low:,.0f} – {r.high:,.0f}</td></tr>'
             for r in table.itertuples(index=False)
         )
         rows += (
             '<tr class="base"><td>No stance recorded</td>'
-            f'<td class="num">{st["without_stance"]:,}</td><td></td></tr>'
+            f'<td class="num">{st["without_stance"]:,}</td><td></td><td></td></tr>'
         )
-        chart = (
-            charts.stance_chart(table, f"{st['theme']}: stance split") if st["with_stance"] else ""
+        title = f"{st['theme']}: stance split"
+        if st["low_base"]:
+            title += f" (base {st['with_stance']} under {data.min_base}: indicative only)"
+        chart = charts.stance_chart(table, title) if st["with_stance"] else ""
+        warning = (
+            f'<p class="note"><strong>Small base:</strong> stance is known for only '
+            f"{st['with_stance']:,} comments (under {data.min_base}); read the split as a "
+            "direction, not a finding.</p>"
+            if st["low_base"]
+            else ""
         )
+        splits = "".join(_stance_split_table(st, sp, data) for sp in st.get("splits", []))
         parts.append(f"""
 <h3>{e(st["theme"])}: {st["in_theme"]:,} comments, stance known for {st["with_stance"]:,}</h3>
-{chart}
+{warning}{chart}
 <table><thead><tr><th>Stance</th><th class="num">Comments</th>
-<th class="num">% with a stance</th></tr></thead>
+<th class="num">% with a stance</th><th class="num">{lvl} interval</th></tr></thead>
 <tbody>{rows}</tbody></table>
-<p class="note">Stance from {e(st["source"])}.</p>""")
+<p class="note">Stance from {e(st["source"])}. Intervals: Wilson, on the share among comments
+with a stance. By group: weighted shares among comments with a stance; ▲/▼ where a z-test
+against the other groups (Bonferroni-adjusted) finds a difference; groups under
+{data.min_base} are shown muted and never compared.</p>{splits}""")
     if not parts:
         return ""
     return f'<section id="stance"><h2>Stance within themes</h2>{"".join(parts)}</section>'

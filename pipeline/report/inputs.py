@@ -19,15 +19,20 @@ from pipeline.codebook import Codebook
 from pipeline.columns import code_col
 from pipeline.errors import InputError
 from pipeline.labelled import label_matrix, read_labelled, split_labels
+from pipeline.manifest import check_coded
 
 log = logging.getLogger(__name__)
 
 
 def read_coded(path: str | Path, codebook: Codebook) -> pd.DataFrame:
-    """The classifier's output; it must carry a 0/1 code column for every codebook theme."""
+    """The classifier's output; it must carry a 0/1 code column for every codebook theme.
+
+    It must also be whole: the set `yousaid code` wrote (its manifest), not half of two runs.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), "no coded comments yet; run `yousaid code` first")
+    check_coded(path)
     frame = pd.read_parquet(path)
     for col in ("id", "text", "substantive"):
         if col not in frame.columns:
@@ -66,12 +71,14 @@ def apply_hand_labels(
 ) -> pd.DataFrame:
     """Codes to report: hand labels replace the model's for the comments they cover.
 
-    Adds `hand_labelled` (bool) and `stance` (|-joined theme:stance, from hand labels, else from
+    Adds `hand_labelled` (bool), `hand_sample` (the labelling stream) and `stance` (|-joined
+    theme:stance, from hand labels, else from
     `stance_<theme>` columns of the coded data when the classifier wrote any). Sub-themes imply
     their parent theme, as in the codebook.
     """
     out = coded.copy()
     out["hand_labelled"] = False
+    out["hand_sample"] = ""  # "audit" (blind random sample) or "train" for hand-labelled rows
     out["stance"] = ""
     for theme in codebook.themes:  # model stance, if the classifier provides one
         col = f"stance_{theme.id}"
@@ -92,6 +99,8 @@ def apply_hand_labels(
         for j, t in enumerate(codebook.ids):
             out.loc[rows, code_col(t)] = y[:, j].astype(int)
         out.loc[rows, "hand_labelled"] = True
+        samples = lab["sample"] if "sample" in lab.columns else pd.Series("train", index=lab.index)
+        out.loc[rows, "hand_sample"] = samples.fillna("train").astype(str).to_numpy()
         out.loc[rows, "stance"] = lab["stance"].fillna("").astype(str).to_numpy()
     for theme in codebook.themes:
         parent = theme.group

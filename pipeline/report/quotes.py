@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.columns import code_col, prob_col
+from pipeline.privacy import redact
 from pipeline.report.inputs import QuoteRules
-from pipeline.report.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ class QuoteConfig:
     diversity: float = 0.3  # weight on being unlike quotes already chosen (MMR), 0-1
     near_duplicate: float = 0.9  # cosine similarity above which two comments are one quote
     personal_data_column: str = "personal_data"
+    redaction_allow: tuple[str, ...] = ()  # names safe to show (consultation.yaml redaction_allow)
+    redaction_patterns: tuple[tuple[str, str], ...] = ()  # consultation.yaml redaction_patterns
 
 
 def _cut_at_word(text: str, limit: int) -> str:
@@ -89,13 +91,13 @@ def _flagged(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 def _prepare(text: str, flagged: bool, cfg: QuoteConfig) -> tuple[str, tuple[str, ...]] | None:
     """The quote as it may be published, or None if it must not be."""
-    red = redact(text)
+    red = redact(text, allow=cfg.redaction_allow, patterns=dict(cfg.redaction_patterns))
     if flagged and not red.changed:
         return None  # flagged as personal, but the rules found nothing to take out: unsafe
     quote = trim_quote(red.text, cfg.max_chars)
     if not quote.strip(" ." + ELLIPSIS):
         return None
-    return quote, red.found
+    return quote, red.categories
 
 
 def choose_quotes(

@@ -72,9 +72,12 @@ def _themes_frame(data: ReportData) -> pd.DataFrame:
             f"{pct} interval low": t["low"],
             f"{pct} interval high": t["high"],
             "Corrected %": t["corrected_share"],
-            "CV precision": t["precision"],
-            "CV recall": t["recall"],
+            "Precision": t["precision"],
+            "Recall": t["recall"],
             "Uncertainty from": t["method"],
+            "Validated by audit": t["validated"].map({True: "yes", False: "no (model-based)"}),
+            "Indicative only": t["indicative_only"].map({True: "yes", False: ""}),
+            "Reliability note": t["reliability_note"],
         }
     )
 
@@ -122,7 +125,7 @@ def write_xlsx(data: ReportData, path: Path) -> None:
     fmts = {c: INT for c in ("Comments", "Hand-labelled (certain)", "Model-coded")}
     fmts.update({c: DEC for c in themes.columns if "interval" in c or c == "Corrected estimate"})
     fmts.update(
-        {"% of substantive": PCT, "Corrected %": PCT, "CV precision": "0.00", "CV recall": "0.00"}
+        {"% of substantive": PCT, "Corrected %": PCT, "Precision": "0.00", "Recall": "0.00"}
     )
     _write(ws, themes, fmts, widths={"Theme": 48, "Part of": 28}, freeze="B2")
 
@@ -145,21 +148,73 @@ def write_xlsx(data: ReportData, path: Path) -> None:
             ws.cell(row=r, column=c).font = HIGHER_FONT if flag == "higher" else LOWER_FONT
             ws.cell(row=r, column=c + 1).font = HIGHER_FONT if flag == "higher" else LOWER_FONT
 
+    estimates = [b.estimates.assign(breakdown=b.label) for b in data.breakdowns if len(b.estimates)]
+    if estimates:
+        est = pd.concat(estimates, ignore_index=True)
+        pct = f"{data.level:.0%}"
+        frame = pd.DataFrame(
+            {
+                "Breakdown": est["breakdown"],
+                "Group": est["group"],
+                "Theme": est["theme_id"].map(data.names),
+                "Estimated comments (weighted)": est["estimate"],
+                f"{pct} low": est["low"],
+                f"{pct} high": est["high"],
+                "Estimated %": est["share"],
+                f"% {pct} low": est["share_low"],
+                f"% {pct} high": est["share_high"],
+                "Audit comments in group": est["n_audit_in_group"],
+                "Validated by audit": est["validated"].map(
+                    {True: "yes", False: "no (model-based)"}
+                ),
+            }
+        )
+        ws = wb.create_sheet(_sheet_name("Group estimates", taken))
+        fmts = {c: DEC for c in frame.columns if "low" in c or "high" in c or "Estimated c" in c}
+        fmts.update({c: PCT for c in frame.columns if "%" in c})
+        _write(ws, frame, fmts, widths={"Theme": 40, "Breakdown": 18, "Group": 22}, freeze="B2")
+
     for st in data.stances:
         ws = wb.create_sheet(_sheet_name(f"{st['theme']} stance", taken))
         table = st["table"]
+        pct = f"{data.level:.0%}"
         frame = pd.DataFrame(
             {
                 "Stance": list(table["stance"]) + ["No stance recorded", "Note"],
                 "Comments": list(table["count"]) + [st["without_stance"], None],
                 "% of comments with a stance": list(table["share"]) + [None, None],
+                f"{pct} low": list(table["low"]) + [None, None],
+                f"{pct} high": list(table["high"]) + [None, None],
             }
         )
-        frame.loc[len(frame) - 1, "Stance"] = f"Note: stance from {st['source']}."
+        note = f"Note: stance from {st['source']}."
+        if st["low_base"]:
+            note += f" Base {st['with_stance']} is under {data.min_base}: indicative only."
+        frame.loc[len(frame) - 1, "Stance"] = note
+        names = dict(zip(table["stance_id"], table["stance"], strict=True))
+        for split in st.get("splits", []):
+            t = split["table"]
+            rows = [{"Stance": f"By {split['column'].replace('_', ' ')}"}]
+            for r in t.to_dict("records"):
+                for sid, name in names.items():
+                    flag = r[f"flag:{sid}"]
+                    rows.append(
+                        {
+                            "Stance": f"{r['group']} (n={r['base']}): {name}"
+                            + (f" [{flag}]" if flag else ""),
+                            "% of comments with a stance": r[f"share:{sid}"],
+                        }
+                    )
+            frame = pd.concat([frame, pd.DataFrame(rows)], ignore_index=True)
         _write(
             ws,
             frame,
-            {"Comments": INT, "% of comments with a stance": PCT},
+            {
+                "Comments": INT,
+                "% of comments with a stance": PCT,
+                f"{pct} low": DEC,
+                f"{pct} high": DEC,
+            },
             widths={"Stance": 70, "Comments": 12, "% of comments with a stance": 16},
             wrap=("Stance",),
         )

@@ -9,63 +9,69 @@ may be left out to take their defaults).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pipeline.stages import code, discover, embed, ingest, report, train
-from pipeline.stages.base import Outcome
-from pipeline.workspace import Question, Workspace
+if TYPE_CHECKING:
+    from pipeline.stages.base import Outcome
+    from pipeline.workspace import Question, Workspace
 
 
 @dataclass(frozen=True)
 class Stage:
-    name: str
-    run: Callable[[Workspace, Question], Outcome]
+    name: str  # also its module, pipeline.stages.<name>, imported only when it runs
     deps: tuple[str, ...]
     outs: tuple[str, ...]
     params: tuple[str, ...]
+
+    def run(self, ws: Workspace, q: Question) -> Outcome:
+        return importlib.import_module(f"pipeline.stages.{self.name}").run(ws, q)
 
 
 STAGES: tuple[Stage, ...] = (
     Stage(
         "ingest",
-        ingest.run,
         ("export",),
         ("comments", "rejected"),
         ("source", "id_column", "weight_column", "respondent_columns", "questions", "settings"),
     ),
     Stage(
         "embed",
-        embed.run,
         ("comments",),
         ("embeddings", "embeddings_meta"),
         ("settings",),
     ),
     Stage(
         "discover",
-        discover.run,
         ("comments", "embeddings", "codebook"),
         ("discovery_xlsx", "discovery_html", "discovery_json"),
         ("settings",),
     ),
     Stage(
         "train",
-        train.run,
         ("labelled", "codebook"),
         ("model_dir",),
         ("settings",),
     ),
     Stage(
         "code",
-        code.run,
         ("comments", "embeddings", "model_dir"),
-        ("coded", "coded_csv"),
+        ("coded", "coded_csv", "coded_manifest"),
         ("settings",),
     ),
     Stage(
         "report",
-        report.run,
-        ("coded", "embeddings", "codebook", "labelled", "responses", "quotes", "model_dir"),
+        (
+            "coded",
+            "coded_manifest",
+            "embeddings",
+            "codebook",
+            "labelled",
+            "responses",
+            "quotes",
+            "model_dir",
+        ),
         ("reports",),
         ("title", "display_names", "respondent_columns", "settings"),
     ),

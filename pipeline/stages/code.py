@@ -10,6 +10,7 @@ from pipeline import modeldir
 from pipeline.coding import code
 from pipeline.embed import embed_texts
 from pipeline.ingest import ingest
+from pipeline.manifest import file_set
 from pipeline.stages.base import Outcome, codebook, comments_table
 from pipeline.stages.embed import vectors_for
 from pipeline.tables import write_table
@@ -40,9 +41,25 @@ def run(ws: Workspace, q: Question) -> Outcome:
         model.meta["embedding_model"],
     )
     coded = code(frame, model, vectors, review_doubt=s.review_doubt, chunk_size=s.chunk_size)
-    write_table(coded, paths.coded)
-    write_table(coded, paths.coded_csv)
-    return Outcome({"coded": paths.coded, "coded_csv": paths.coded_csv}, summary(coded, model))
+    # One set: a kill between the two writes leaves the manifest "incomplete", and readers
+    # (report, label push) refuse the mix instead of silently using two models' outputs.
+    tables = [paths.coded, paths.coded_csv]
+    with file_set(
+        paths.coded_manifest,
+        "code",
+        tables,
+        model_version=model.version,
+    ):
+        for path in tables:
+            write_table(coded, path)
+    return Outcome(
+        {
+            "coded": paths.coded,
+            "coded_csv": paths.coded_csv,
+            "coded_manifest": paths.coded_manifest,
+        },
+        summary(coded, model),
+    )
 
 
 def read_any(path: Path) -> pd.DataFrame:

@@ -22,6 +22,7 @@ def run(ws: Workspace, q: Question) -> Outcome:
     book = load_codebook(paths.codebook) if paths.codebook.exists() else None
     model = load_model(ws.settings.embedding.model_name)
     result = discover(comments, vectors, book, model, ws.settings.discover, seed=ws.settings.seed)
+    result = report.shareable(result, ws.config.redaction_allow, ws.config.redaction_patterns)
     n_examples = ws.settings.discover.n_examples
     report.write_xlsx(result, paths.discovery_xlsx, n_examples)
     report.write_html(result, book, paths.discovery_html)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.ingest import ingest
 from pipeline.stages.base import Outcome
-from pipeline.tables import write_table
+from pipeline.tables import DELIMITERS, write_table
 from pipeline.workspace import Question, Workspace
 
 
@@ -18,7 +18,8 @@ def column_map(ws: Workspace, q: Question) -> dict[str, str]:
     return columns
 
 
-def run(ws: Workspace, q: Question) -> Outcome:
+def run(ws: Workspace, q: Question, encoding: str | None = None) -> Outcome:
+    """`encoding` (yousaid ingest --encoding) overrides settings.ingest.encoding for this run."""
     s = ws.settings.ingest
     src = ws.config.source
     keep = [*ws.respondent_columns, *(["weight"] if ws.config.weight_column else [])]
@@ -30,15 +31,23 @@ def run(ws: Workspace, q: Question) -> Outcome:
         extra_non_answers=s.extra_non_answers,
         header_row=src.header_row,
         keep=keep,
+        encoding=encoding or s.encoding,
     )
     paths = ws.paths(q)
     write_table(result.comments, paths.comments)
     write_table(result.rejected, paths.rejected)
     n = result.summary
+    read_as = []
     encodings = sorted({e for e in result.encodings.values() if e})
+    if encodings:
+        read_as.append(f"encoding {', '.join(encodings)}")
+    delimiters = sorted({DELIMITERS[d] for d in result.delimiters.values() if d})
+    if delimiters:
+        read_as.append(f"delimiter {', '.join(delimiters)}")
     return Outcome(
         {"comments": paths.comments, "rejected": paths.rejected},
         f"rows read {n['rows_read']}: substantive {n['substantive']}, flagged non-substantive "
         f"{n['flagged_non_substantive']}, rejected {n['rejected']}"
-        + (f" (encoding {', '.join(encodings)})" if encodings else ""),
+        + (f" ({'; '.join(read_as)})" if read_as else "")
+        + "".join(f"; warning: {note}" for note in result.notes),
     )

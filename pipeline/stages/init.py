@@ -64,6 +64,7 @@ def render_config(
         "questions": guess.questions,
         "display_names": guess.display_names,
         "redaction_allow": [],
+        "redaction_patterns": {},
         "settings": {},
     }
     text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)

@@ -1,8 +1,14 @@
-"""Labelling one question: choose what to label next, push it to Label Studio, pull answers back."""
+"""Labelling one question: choose what to label next, push it to Label Studio, pull answers back.
+
+Two streams go to Label Studio: `train` (the comments the model is least sure of, with its
+suggestions) and `audit` (`--audit N`: a blind simple random sample, no suggestions, the only
+labels the report may use to measure the model's error).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -10,8 +16,10 @@ import pandas as pd
 from pipeline import modeldir
 from pipeline.columns import prob_col
 from pipeline.embed import read_embeddings
+from pipeline.errors import YousaidError
 from pipeline.labelled import read_labelled
-from pipeline.select import choose_next, first_batch
+from pipeline.manifest import check_coded
+from pipeline.select import audit_sample, choose_next, first_batch, suggest_audit_size
 from pipeline.stages.base import Outcome, codebook, comments_table
 from pipeline.workspace import Question, Workspace
 
@@ -35,6 +43,7 @@ def choose(
         done += read_labelled(paths.labelled, book)["id"].tolist()
     seed = ws.settings.seed
     if paths.coded.exists() and (paths.model_dir / "meta.json").exists():
+        check_coded(paths.coded)  # never choose or pre-annotate from half of two runs
         coded = pd.read_parquet(paths.coded)
         model = modeldir.load(paths.model_dir, book)
         if coded["id"].astype(str).tolist() == ids:
@@ -46,6 +55,67 @@ def choose(
     return comments, chosen, "a random first batch spread over clusters (no model yet)"
 
 
+def labelled_ids(ws: Workspace, q: Question) -> list[str]:
+    """Comment ids that already have a hand label (either stream)."""
+    paths = ws.paths(q)
+    if not paths.labelled.exists():
+        return []
+    return read_labelled(paths.labelled, codebook(ws, q))["id"].tolist()
+
+
+def parse_audit(audit: str | int) -> int | None:
+    """`--audit N` as N, `--audit auto` as None; anything else stops before any request."""
+    if str(audit).strip().lower() == "auto":
+        return None
+    try:
+        n = int(audit)
+    except ValueError:
+        raise YousaidError(f"--audit takes a number or 'auto', not '{audit}'") from None
+    if n < 0:
+        raise YousaidError("--audit must be 0 or more")
+    return n
+
+
+def audit_size(
+    audit: str | int, population: int, already: int, halfwidth: float, level: float
+) -> tuple[int, str]:
+    """(how many to draw now, advice line) for `--audit N` or `--audit auto`.
+
+    `auto` sizes the whole audit (what is already drawn counts) for a theme holding 10% of the
+    comments within +/- `halfwidth` at the report's interval level.
+    """
+    whole = population + already
+    suggested = suggest_audit_size(whole, halfwidth, 0.1, level)
+    advice = (
+        f"suggested audit for {whole} comments: {suggested} (a theme at 10% within "
+        f"+/-{halfwidth:.0%} at {level:.0%}; `--halfwidth` for another precision)"
+    )
+    n = parse_audit(audit)
+    return (max(0, suggested - already) if n is None else n), advice
+
+
+def draw_audit(
+    ws: Workspace,
+    q: Question,
+    audit: str | int,
+    exclude: Iterable[str],
+    already: int,
+    halfwidth: float = 0.05,
+) -> tuple[list[str], int, str]:
+    """(audit comment ids, population size they were drawn from, advice line).
+
+    The population is every substantive comment with no label and no task yet; the seed is
+    settings.seed with the number of audit tasks already drawn, so a second draw is a new one.
+    """
+    comments = comments_table(ws, q)
+    done = [*map(str, exclude), *labelled_ids(ws, q)]
+    population = audit_sample(comments, 0, done).population
+    n, advice = audit_size(audit, population, already, halfwidth, ws.settings.report.level)
+    draw = audit_sample(comments, n, done, seed=ws.settings.seed + already)
+    ids = comments.iloc[draw.rows]["id"].astype(str).tolist()
+    return ids, draw.population, advice
+
+
 def project_title(ws: Workspace, q: Question) -> str:
     """Within Label Studio's 50 characters; the project is found by its stored id anyway."""
     from pipeline.labelling import project_title as title
@@ -53,13 +123,28 @@ def project_title(ws: Workspace, q: Question) -> str:
     return title(ws.config.name, q.id)
 
 
-def push(ws: Workspace, q: Question, n: int | None = None, url: str | None = None) -> Outcome:
+def push(
+    ws: Workspace,
+    q: Question,
+    n: int | None = None,
+    url: str | None = None,
+    audit: str | int | None = None,
+    halfwidth: float = 0.05,
+) -> Outcome:
+    """Push train picks (default `label.batch`; none by default when `audit` is given) and, with
+    `audit`, a blind random audit sample drawn after them from what is left."""
     from pipeline import labelling as ls
 
     paths, s = ws.paths(q), ws.settings.label
-    n = s.batch if n is None else n
+    n = (s.batch if audit is None else 0) if n is None else n
+    if audit is not None:
+        parse_audit(audit)
+        if not 0 < halfwidth < 1:
+            raise YousaidError("--halfwidth is a share between 0 and 1 (0.05 = 5 points)")
     book = codebook(ws, q)
     comments = comments_table(ws, q)
+    if paths.coded.exists():
+        check_coded(paths.coded)  # refuse half of two runs before anything reaches Label Studio
     client = ls.connect(ls.resolve_connection(s.url, url))
     wanted = s.metadata if s.metadata is not None else ws.respondent_columns
     metadata = ls.metadata_columns(comments, wanted)
@@ -71,6 +156,7 @@ def push(ws: Workspace, q: Question, n: int | None = None, url: str | None = Non
         q.text or book.question,
         s.sampling,
         state_path=paths.label_studio,
+        instructions=ls.instructions(book),
     )
     existing = ls.project_tasks(client, project.id)
     chosen_ids: list[str] = []
@@ -84,6 +170,32 @@ def push(ws: Workspace, q: Question, n: int | None = None, url: str | None = Non
         predictions = ls.predictions_from_coded(coded, book)
         if "model_version" in coded.columns and len(coded):
             model_version = str(coded["model_version"].iloc[0])
+    audit_line, audit_result = "", None
+    if audit is not None:
+        # Drawn after the train picks, from what is left: the audit stays a simple random
+        # sample of the comments the train stream did not take.
+        already = int((existing["sample"] == "audit").sum())
+        audit_ids, population, advice = draw_audit(
+            ws, q, audit, [*existing["comment_id"], *chosen_ids], already, halfwidth
+        )
+        extra: dict[str, Any] = {"audit_population": population}
+        audit_result = ls.push(
+            client, project, comments, audit_ids, metadata=metadata, sample="audit", extra=extra
+        )
+        if audit_result.tasks_created:
+            ls.record_audit_draw(
+                paths.label_studio,
+                {
+                    "drawn_at": pd.Timestamp.now(tz="UTC").isoformat(),
+                    "n": audit_result.tasks_created,
+                    "population": population,
+                    "seed": ws.settings.seed + already,
+                },
+            )
+        audit_line = (
+            f"; audit: {audit_result.tasks_created} blind random tasks (no suggestions) drawn "
+            f"from {population} unlabelled substantive comments, {already} drawn before; {advice}"
+        )
     result = ls.push(
         client,
         project,
@@ -98,12 +210,13 @@ def push(ws: Workspace, q: Question, n: int | None = None, url: str | None = Non
         if model_version
         else "no pre-annotations (no model yet)"
     )
+    seconds = result.seconds + (audit_result.seconds if audit_result else 0.0)
     return Outcome(
         {"label_studio": paths.label_studio},
         f"Label Studio project {project.id} '{project.title}'"
         f"{' (created)' if project.created else ''}: {result.tasks_created} tasks added"
-        f"{f' ({how})' if how else ''}, {len(existing)} already there, {preds} "
-        f"({result.seconds:.1f} s)",
+        f"{f' ({how})' if how else ''}, {len(existing)} already there, {preds}"
+        f"{audit_line} ({seconds:.1f} s)",
     )
 
 
@@ -125,10 +238,26 @@ def pull(ws: Workspace, q: Question, url: str | None = None) -> Outcome:
         comments=comments,
         state_path=paths.label_studio,
     )
+    st = result.streams
+    accepted = (
+        f", {st['accepted_unchanged']:.0%} of the {st['train_with_suggestion']} shown a "
+        "suggestion kept it unchanged"
+        if st.get("accepted_unchanged") is not None
+        else ""
+    )
+    problems = ""
+    if result.contradictory:
+        problems += (
+            f"\n{result.contradictory} answers tick 'None of these themes' beside a theme: "
+            "not labels until fixed (listed in disagreements.csv)"
+        )
+    if result.empty:
+        problems += f"\n{result.empty} answers have nothing ticked: read as no theme"
     return Outcome(
         result.written,
         f"pulled {result.annotations} answers and {result.skipped} skips on "
         f"{result.tasks_exported} tasks ({result.appended} new to {paths.annotations}); "
-        f"{result.labelled} comments labelled in Label Studio ({result.seconds:.1f} s)\n"
-        + ls.agreement_summary(result.agreement, result.disagreements),
+        f"{result.labelled} comments labelled in Label Studio ({result.seconds:.1f} s); "
+        f"labels: {st.get('audit', 0)} audit, {st.get('train', 0)} train{accepted}"
+        f"{problems}\n" + ls.agreement_summary(result.agreement, result.disagreements),
     )

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import html
+import logging
 from datetime import date
 
 import pandas as pd
 
 from pipeline.columns import code_col
+from pipeline.errors import YousaidError
+from pipeline.manifest import REPORT_MANIFEST, check_coded, check_set
 from pipeline.report import OUTPUTS, build_report
 from pipeline.stages.base import Outcome, codebook
 from pipeline.tables import write_atomic
 from pipeline.workspace import Question, Workspace
+
+log = logging.getLogger(__name__)
 
 
 def run(ws: Workspace, q: Question) -> Outcome:
@@ -32,6 +37,8 @@ def run(ws: Workspace, q: Question) -> Outcome:
         question=q.text or book.question or q.column,
         group_by=ws.respondent_columns,
         display_names=ws.config.display_names,
+        redaction_allow=ws.config.redaction_allow,
+        redaction_patterns=ws.config.redaction_patterns,
     )
     index = write_index(ws)
     return Outcome(
@@ -47,6 +54,15 @@ def _question_row(ws: Workspace, q: Question) -> str:
     asked = e(q.text or q.column)
     if not (paths.reports / OUTPUTS["html"]).exists():
         return f"<tr><td>{e(q.id)}</td><td>{asked}</td><td colspan=3>no report yet</td></tr>"
+    try:  # never link a mixed set (a killed run) from the consultation page
+        check_set(paths.reports / REPORT_MANIFEST)
+        check_coded(paths.coded)
+    except YousaidError as exc:
+        log.warning("%s", exc)
+        return (
+            f"<tr><td>{e(q.id)}</td><td>{asked}</td><td colspan=3>report out of date or "
+            f"incomplete: run <code>yousaid report --question {e(q.id)}</code></td></tr>"
+        )
     coded = pd.read_parquet(paths.coded)
     sub = coded[coded["substantive"].astype(bool)]
     names = {t.id: t.name for t in codebook(ws, q).themes}

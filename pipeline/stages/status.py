@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.report import OUTPUTS
 from pipeline.stages.base import command
-from pipeline.workspace import Question, QuestionPaths, Workspace
+from pipeline.workspace import REPORT_FILES, Question, QuestionPaths, Workspace
 
 STARTER_MARK = "STARTER"  # discover's starter codebook says so in its first line
 STARTER_LINE = f"# {STARTER_MARK} codebook: delete this line once you have edited the themes.\n"
@@ -22,7 +21,7 @@ def _mtime(path: Path) -> float:
 
 
 def _rows(path: Path) -> int:
-    """Data rows of a csv without parsing it (labelled.csv: one row per labelled comment)."""
+    """Data rows of a csv (labelled.csv: one row per labelled comment); 0 if unreadable."""
     if not path.exists():
         return 0
     try:
@@ -62,7 +61,7 @@ def next_step(ws: Workspace, q: Question) -> str:
         return f"`{command('train', ws, q)}`"
     if _mtime(p.coded) < max(_mtime(model), _mtime(p.comments)):
         return f"`{command('code', ws, q)}`"
-    report = p.reports / OUTPUTS["html"]
+    report = p.reports / REPORT_FILES["html"]
     if _mtime(report) < max(_mtime(p.coded), _mtime(p.responses), _mtime(p.quotes)):
         return f"`{command('report', ws, q)}`"
     return (
@@ -117,6 +116,6 @@ def question_status(ws: Workspace, q: Question) -> QuestionStatus:
         labels=str(_rows(p.labelled)),
         model=model,
         coded=coded,
-        report=_date(p.reports / OUTPUTS["html"]),
+        report=_date(p.reports / REPORT_FILES["html"]),
         next=next_step(ws, q),
     )

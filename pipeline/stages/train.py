@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.coding import train
+from pipeline.coding import train, training_labels
 from pipeline.errors import NotReady
 from pipeline.labelled import label_matrix, read_labelled
 from pipeline.stages.base import Outcome, codebook, command
@@ -19,12 +19,13 @@ def check_enough(ws: Workspace, q: Question) -> None:
     )
     if not paths.labelled.exists():
         raise NotReady(f"{paths.labelled}: no hand labels yet; {more}")
-    frame = read_labelled(paths.labelled, book)
+    frame = training_labels(read_labelled(paths.labelled, book))
     positives = label_matrix(frame["labels"], book.ids).sum(axis=0)
     learnable = int((positives >= s.min_positives).sum())
     if len(frame) < s.min_labelled or learnable == 0:
         raise NotReady(
-            f"{paths.labelled}: {len(frame)} labelled comments, {learnable} themes with at least "
+            f"{paths.labelled}: {len(frame)} labelled comments to learn from (the audit sample is "
+            f"kept apart), {learnable} themes with at least "
             f"{s.min_positives} examples; training needs {s.min_labelled} labelled comments and "
             f"one such theme: {more}"
         )
@@ -41,6 +42,8 @@ def run(ws: Workspace, q: Question) -> Outcome:
         cache_dir=ws.cache_dir,
         seed=ws.settings.seed,
         settings={k: getattr(s, k) for k in ("cv", "min_positives", "C_text", "C_embedding")},
+        redaction_allow=ws.config.redaction_allow,
+        redaction_patterns=ws.config.redaction_patterns,
     )
     line = (
         f"trained on {metrics['n_labelled']} labelled comments: cross-validated micro-F1 "
