@@ -83,7 +83,7 @@ def init(
         int | None, typer.Option(help="Row of the column names (default: found below titles).")
     ] = None,
 ) -> None:
-    """Create a consultation workspace from an export; print what was guessed."""
+    """Create a consultation workspace from an export; print the guesses."""
     from pipeline.stages.init import init as create
 
     guessed, written = create(folder, export, sheet, header_row)
@@ -126,7 +126,6 @@ def ingest_command(
 _stage_command("embed", "Embed every comment (cached per text and model).")
 _stage_command("discover", "Find topics; write a starter codebook where there is none.")
 _stage_command("train", "Train the theme classifier on the question's hand labels.")
-_stage_command("report", 'Counts, breakdowns, quotes and the "you said, we did" report.')
 
 
 @app.command()
@@ -160,6 +159,9 @@ def code(
     path, line = code_file(model, comments, target, ClassifierSettings().review_doubt)
     say(line)
     typer.echo(path)
+
+
+_stage_command("report", 'Counts, breakdowns, quotes and the "you said, we did" report.')
 
 
 @app.command()
@@ -211,6 +213,20 @@ def codebook_suggest(
     from pipeline.stages.discover import suggest
 
     each_question(workspace, question, lambda ws, q: suggest(ws, q, refresh))
+
+
+@codebook_app.command("promote")
+def codebook_promote(
+    cluster: Annotated[
+        int, typer.Argument(help="Emerging cluster number (reports/emerging.json).")
+    ],
+    workspace: WorkspaceOpt = None,
+    question: QuestionOpt = None,
+) -> None:
+    """Add an emerging theme from the last report to the codebook, as a draft theme."""
+    from pipeline.stages.promote import promote
+
+    each_question(workspace, question, lambda ws, q: promote(ws, q, cluster))
 
 
 label_app = typer.Typer(help="Choose, push and pull comments for labelling.", no_args_is_help=True)
@@ -313,7 +329,7 @@ def dvc(workspace: WorkspaceOpt = None) -> None:
 
 @app.command()
 def run(workspace: WorkspaceOpt = None, question: QuestionOpt = None) -> None:
-    """Run every stage for every question, as far as each can go; list the outputs."""
+    """Run every stage for each question as far as it can go."""
     from pipeline.stages import STAGES
     from pipeline.stages.status import next_step
     from pipeline.workspace import load_workspace
@@ -352,7 +368,7 @@ def redact_command(
     column: Annotated[str, typer.Option(help="The column to redact (tables).")] = "text",
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Replace personal data in a text column (or lines) with markers; counts go to stderr.
+    """Redact personal data in a table's text column (or a .txt file).
 
     Names in the workspace's `redaction_allow` (consultation.yaml) are kept; its
     `redaction_patterns` are redacted too.

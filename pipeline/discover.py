@@ -7,8 +7,9 @@ for new themes. A new question has no codebook: then every cluster is new, and
 the same comments, codebook and seed give the same topics.
 
 `discover` is a short recipe of pure steps: select_comments -> score_themes ->
-fit_comment_topics -> centroid_similarity -> describe_topics -> assign_comments ->
-pick_candidates -> summarise.
+fit_comment_topics -> centroid_similarity -> name_topics -> describe_topics -> assign_comments ->
+pick_candidates -> roll_up -> summarise. Every count in the summary is read off the roll-up (one
+row per codebook theme, then new topics and outliers), so no two numbers can disagree.
 """
 
 from __future__ import annotations
@@ -33,13 +34,15 @@ NEW = "new"
 
 @dataclass
 class Discovery:
-    """Tidy results: topics, their example comments, each comment's topic, and a summary."""
+    """Tidy results: topics, their example comments, each comment's topic, the topics rolled up
+    per codebook theme, and a summary read off that roll-up."""
 
     topics: pd.DataFrame
     examples: pd.DataFrame  # topic, rank, id, text
     assignments: pd.DataFrame
     candidates: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+    themes: pd.DataFrame = field(default_factory=pd.DataFrame)  # see THEME_COLUMNS
 
 
 # what an analyst needs to decide on a new theme, in the order the workbook shows it
@@ -49,12 +52,18 @@ CANDIDATE_COLUMNS = [
     "suggested_name",
     "size",
     "share",
+    "phrases",
     "keywords",
     "nearest_theme",
     "nearest_theme_share",
     "cohesion",
     "representative_ids",
 ]
+
+
+# the roll-up: one row per codebook theme (kind "codebook"), then one "new" and one "outliers" row
+THEME_COLUMNS = ["theme_id", "theme", "kind", "topics", "comments", "share", "topic_ids", "labels"]
+PHRASE_SAMPLE = 100  # comments parsed per topic for keyphrases: naming cost stays bounded
 
 
 def _split(keywords: str) -> list[str]:
@@ -220,6 +229,20 @@ def _name(keywords: list[str], topic: int) -> str:
     return " and ".join(phrases).capitalize() if phrases else f"Topic {topic}"
 
 
+def topic_name(name: str, keywords: str, topic: int) -> str:
+    """The keyphrase name when there is one; else the keyword name (no phrase in 2 comments)."""
+    return name or _name(_split(keywords), topic)
+
+
+def topic_slug(phrases: str, keywords: str, taken: set[str], name: str = "") -> str:
+    """An unused id from the phrase that leads the topic's name, or from its keywords when it has
+    no keyphrase (a phrase never holds "and": it is a stop word)."""
+    if not _split(phrases):
+        return _slug(_split(keywords), taken)
+    lead = name.lower().split(" and ")[0] if name else _split(phrases)[0]
+    return _slug([lead], taken)
+
+
 # --- the recipe's steps: pure functions over frames and arrays ---------------------------
 
 
@@ -353,6 +376,25 @@ def pick_examples(
     return shown
 
 
+def name_topics(
+    chosen: Selection, fit: TopicFit, closeness: np.ndarray, settings: DiscoverSettings
+) -> dict[int, list[tuple[str, int]]]:
+    """Each topic's keyphrases (noun phrases its comments share) and how many comments use them.
+
+    Only the different texts nearest each topic's centre are parsed (PHRASE_SAMPLE a topic), so
+    naming costs the same at 1,000 or 100,000 comments. The outlier group is parsed too: its
+    phrases are the background that makes a topic's own phrases distinctive.
+    """
+    from pipeline.keyphrases import topic_phrases
+
+    texts: dict[int, list[str]] = {}
+    for topic in fit.keywords:
+        rows = chosen.first[fit.after[chosen.first] == topic]
+        rows = sorted(rows.tolist(), key=lambda r: (-float(closeness[r]), r))[:PHRASE_SAMPLE]
+        texts[topic] = [chosen.texts[r] for r in rows]
+    return topic_phrases(texts, settings.stop_words)
+
+
 def describe_topics(
     chosen: Selection,
     fit: TopicFit,
@@ -360,8 +402,16 @@ def describe_topics(
     scores: ThemeScores,
     themes: list[Theme],
     settings: DiscoverSettings,
+    phrases: dict[int, list[tuple[str, int]]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per topic (the outlier group -1 included) and its example comments."""
+    """One row per topic (the outlier group -1 included) and its example comments.
+
+    `name` is the topic's own name from its keyphrases (keywords when none is shared by two
+    comments); `label` is the codebook theme's name for a matched topic, else that name.
+    """
+    from pipeline.keyphrases import phrase_name
+
+    phrases = phrases or {}
     seed_terms = _seed_terms(themes, settings.stop_words)
     ids = chosen.frame["id"]
     n = len(chosen.frame)
@@ -376,16 +426,19 @@ def describe_topics(
             {"topic": topic, "rank": rank, "id": ids[row], "text": chosen.texts[row]}
             for rank, row in enumerate(shown, start=1)
         ]
+        own = phrases.get(topic, [])
+        name = topic_name(phrase_name(own), ", ".join(keywords), topic)
         if theme_id and theme_id != NEW:
             label = themes[theme_idx].name
         elif topic == -1:
             label = "Outliers (no topic)"
         else:
-            label = " / ".join(keywords[:3]) or f"topic {topic}"
+            label = name
         topic_rows.append(
             {
                 "topic": topic,
                 "label": label,
+                "name": name,
                 "size": len(members),
                 "share": round(len(members) / n, 4),
                 "theme_id": theme_id,
@@ -395,6 +448,7 @@ def describe_topics(
                 "zeroshot_share": round(zs_share, 4),
                 "cohesion": round(float(closeness[members].mean()), 4),  # low: a mixed cluster
                 "keywords": ", ".join(keywords),
+                "phrases": ", ".join(p for p, _ in own),
                 "representative_ids": "|".join(ids[row] for row in shown),
             }
         )
@@ -441,41 +495,69 @@ def pick_candidates(topics: pd.DataFrame, taken: set[str], min_size: int) -> pd.
     """New topics big enough for an analyst's look, with an unused id and a readable name."""
     taken = set(taken)
     new = topics[(topics["theme_id"] == NEW) & (topics["size"] >= min_size)].copy()
-    new["suggested_id"] = [_slug(_split(k), taken) for k in new["keywords"]]
-    new["suggested_name"] = [
-        _name(_split(k), t) for k, t in zip(new["keywords"], new["topic"], strict=True)
+    new["suggested_id"] = [
+        topic_slug(p, k, taken, n)
+        for p, k, n in zip(new["phrases"], new["keywords"], new["name"], strict=True)
     ]
+    new["suggested_name"] = new["name"]
     return new[CANDIDATE_COLUMNS].reset_index(drop=True)
+
+
+def roll_up(topics: pd.DataFrame, themes: list[Theme], n_comments: int) -> pd.DataFrame:
+    """Topics per codebook theme: one row per theme (found or not), then new topics, outliers.
+
+    One theme often comes out as several topics; analysts read the themes first, and every
+    count the summary gives is a sum over this table.
+    """
+
+    def row(theme_id: str, theme: str, kind: str, group: pd.DataFrame) -> dict[str, Any]:
+        size = int(group["size"].sum())
+        return {
+            "theme_id": theme_id,
+            "theme": theme,
+            "kind": kind,
+            "topics": len(group) if kind != "outliers" else 0,
+            "comments": size,
+            "share": round(size / n_comments, 4) if n_comments else 0.0,
+            "topic_ids": ", ".join(str(t) for t in group["topic"]),
+            "labels": "; ".join(group[names].astype(str)) if kind != "outliers" else "",
+        }
+
+    names = "name" if "name" in topics else "label"
+    real = topics[topics["topic"] != -1].sort_values(["size", "topic"], ascending=[False, True])
+    rows = [row(t.id, t.name, "codebook", real[real["theme_id"] == t.id]) for t in themes]
+    rows.append(row(NEW, "New topics (no codebook theme)", "new", real[real["theme_id"] == NEW]))
+    rows.append(row("", "Outliers (no topic)", "outliers", topics[topics["topic"] == -1]))
+    return pd.DataFrame(rows, columns=THEME_COLUMNS)
 
 
 def summarise(
     chosen: Selection,
     fit: TopicFit,
-    topics: pd.DataFrame,
+    rolled: pd.DataFrame,
     candidates: pd.DataFrame,
     scores: ThemeScores,
-    theme_ids: list[str],
     settings: DiscoverSettings,
     seed: int,
 ) -> dict[str, Any]:
-    """The numbers a reader checks first; with no codebook, 0 codebook themes and none found."""
-    real = topics[topics["topic"] != -1]
-    matched = real[(real["theme_id"] != NEW) & (real["size"] >= settings.n_examples)]
-    recovered = [t for t in theme_ids if t in set(matched["theme_id"])]
+    """The numbers a reader checks first, all read off the roll-up; with no codebook, 0 codebook
+    themes and none found."""
+    book = rolled[rolled["kind"] == "codebook"]
+    new = rolled[rolled["kind"] == NEW]
     different = len(chosen.first)
     return {
-        "comments": len(chosen.frame),
+        "comments": int(rolled["comments"].sum()),
         "excluded_non_substantive": chosen.excluded,
-        "topics": int(len(real)),
-        "codebook_topics": int((real["theme_id"] != NEW).sum()),
-        "new_topics": int((real["theme_id"] == NEW).sum()),
+        "topics": int(book["topics"].sum() + new["topics"].sum()),
+        "codebook_topics": int(book["topics"].sum()),
+        "new_topics": int(new["topics"].sum()),
         "candidates": int(len(candidates)),
-        "codebook_themes": len(theme_ids),
-        "themes_recovered": recovered,
-        "themes_not_found": [t for t in theme_ids if t not in recovered],
+        "codebook_themes": len(book),
+        "themes_recovered": book.loc[book["topics"] > 0, "theme_id"].tolist(),
+        "themes_not_found": book.loc[book["topics"] == 0, "theme_id"].tolist(),
         "zeroshot_assigned_share": round(float(scores.zeroshot.mean()), 4),
         "outlier_share_before_reduction": round(float(np.mean(fit.before == -1)), 4),
-        "outlier_share": round(float(np.mean(fit.after == -1)), 4),
+        "outlier_share": float(rolled.loc[rolled["kind"] == "outliers", "share"].sum()),
         "different_texts": different,
         "min_topic_size": settings.cluster_size(different),
         "min_samples": settings.samples(different),
@@ -514,12 +596,13 @@ def discover(
     )
     fit = fit_comment_topics(chosen, scores.prompts, embedding_model, settings, seed)
     closeness = centroid_similarity(chosen.vectors, fit.after)
-    topics, examples = describe_topics(chosen, fit, closeness, scores, themes, settings)
+    phrases = name_topics(chosen, fit, closeness, settings)
+    topics, examples = describe_topics(chosen, fit, closeness, scores, themes, settings, phrases)
     assignments = assign_comments(chosen, fit, closeness, topics, scores, themes)
     min_candidate = settings.candidate_size(len(chosen.first))
     candidates = pick_candidates(topics, {t.id for t in themes}, min_candidate)
-    ids = [t.id for t in themes]
-    summary = summarise(chosen, fit, topics, candidates, scores, ids, settings, seed)
+    rolled = roll_up(topics, themes, len(chosen.frame))
+    summary = summarise(chosen, fit, rolled, candidates, scores, settings, seed)
     log.info(
         "discovery: %d topics (%d codebook, %d new), %d candidates, outliers %.1f%% -> %.1f%%",
         summary["topics"],
@@ -529,4 +612,4 @@ def discover(
         100 * summary["outlier_share_before_reduction"],
         100 * summary["outlier_share"],
     )
-    return Discovery(topics, examples, assignments, candidates, summary)
+    return Discovery(topics, examples, assignments, candidates, summary, rolled)

@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from pipeline.codebook import Codebook
-from pipeline.discover import Discovery, _name, _slug, _split
+from pipeline.discover import Discovery, topic_name, topic_slug
 from pipeline.sheets import write_sheet
 from pipeline.tables import atomic_path
 
@@ -88,6 +88,7 @@ def sheets(result: Discovery, n_examples: int = 5) -> dict[str, pd.DataFrame]:
         ]
     )
     return {
+        "themes": result.themes,
         "topics": _with_examples(result.topics, result.examples, n_examples),
         "new_theme_candidates": _with_examples(result.candidates, result.examples, n_examples),
         "assignments": result.assignments,
@@ -143,7 +144,11 @@ def _topic_records(result: Discovery, table: pd.DataFrame) -> list[dict[str, Any
 
 def write_json(result: Discovery, path: str | Path) -> Path:
     path = Path(path)
-    payload = {"summary": result.summary, "candidates": candidate_records(result)}
+    payload = {
+        "summary": result.summary,
+        "themes": result.themes.to_dict(orient="records"),
+        "candidates": candidate_records(result),
+    }
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
@@ -208,8 +213,9 @@ def suggestions_yaml(
 def starter_topics(result: Discovery, max_themes: int = STARTER_MAX_THEMES) -> pd.DataFrame:
     """The real topics worth a theme (not the outliers), largest first, with ids and names.
 
-    Named like new-theme candidates: a keyphrase ("police station") replaces the single keyword
-    it contains. Topics smaller than the candidate size are left out unless nothing else was found.
+    Named like new-theme candidates: from the topic's keyphrases ("knife crime"), or its keywords
+    when no phrase is shared by two comments. Topics smaller than the candidate size are left out
+    unless nothing else was found.
     """
     real = result.topics[result.topics["topic"] != -1]
     useful = real[real["size"] >= int(result.summary.get("candidate_min_size", 1))]
@@ -218,9 +224,16 @@ def starter_topics(result: Discovery, max_themes: int = STARTER_MAX_THEMES) -> p
     )
     chosen = chosen.head(max_themes).copy()
     taken: set[str] = set()
-    keywords = [_split(k) for k in chosen["keywords"]]
-    chosen["suggested_id"] = [_slug(k, taken) for k in keywords]
-    chosen["suggested_name"] = [_name(k, t) for k, t in zip(keywords, chosen["topic"], strict=True)]
+    phrases = chosen["phrases"] if "phrases" in chosen else pd.Series("", index=chosen.index)
+    names = chosen["name"] if "name" in chosen else pd.Series("", index=chosen.index)
+    chosen["suggested_id"] = [
+        topic_slug(p, k, taken, n)
+        for p, k, n in zip(phrases, chosen["keywords"], names, strict=True)
+    ]
+    chosen["suggested_name"] = [
+        topic_name(n, k, t)
+        for n, k, t in zip(names, chosen["keywords"], chosen["topic"], strict=True)
+    ]
     return chosen.reset_index(drop=True)
 
 
@@ -306,28 +319,74 @@ def _examples_html(examples: pd.DataFrame, topic: int) -> str:
     return f"<ol>{items}</ol>" if items else ""
 
 
-def _codebook_lines(s: dict[str, Any], has_codebook: bool) -> list[str]:
+def rolled_up(result: Discovery, codebook: Codebook | None = None) -> pd.DataFrame:
+    """The result's roll-up of topics per theme (rebuilt from its topics if it has none)."""
+    from pipeline.discover import roll_up
+
+    if not result.themes.empty:
+        return result.themes
+    themes = list(codebook.themes) if codebook is not None else []
+    return roll_up(result.topics, themes, int(result.topics["size"].sum()))
+
+
+def counts(rolled: pd.DataFrame) -> dict[str, Any]:
+    """Every count the page states, from the roll-up alone, so no two of them can disagree."""
+    book = rolled[rolled["kind"] == "codebook"]
+    new = rolled[rolled["kind"] == "new"]
+    outliers = rolled[rolled["kind"] == "outliers"]
+    return {
+        "comments": int(rolled["comments"].sum()),
+        "codebook_themes": len(book),
+        "themes_found": int((book["topics"] > 0).sum()),
+        "themes_not_found": book.loc[book["topics"] == 0, "theme_id"].tolist(),
+        "codebook_topics": int(book["topics"].sum()),
+        "new_topics": int(new["topics"].sum()),
+        "topics": int(book["topics"].sum() + new["topics"].sum()),
+        "outlier_share": float(outliers["share"].sum()),
+    }
+
+
+def _codebook_lines(c: dict[str, Any], s: dict[str, Any]) -> list[str]:
     """Summary lines about the codebook; with none, nothing is claimed found or missing."""
-    if not has_codebook:
+    if not c["codebook_themes"]:
         return [
-            f"<li>No codebook yet (0 codebook themes): all {s['topics']} topics are new; "
+            f"<li>No codebook yet (0 codebook themes): all {c['topics']} topics are new; "
             f"{s['candidates']} have at least {s['candidate_min_size']} comments and are "
             "proposed as themes</li>"
         ]
+    missing = c["themes_not_found"]
     return [
-        f"<li>{s['topics']} topics: {s['codebook_topics']} match codebook themes, "
-        f"{s['new_topics']} do not; {s['candidates']} new-theme candidates with at least "
-        f"{s['candidate_min_size']} comments</li>",
-        f"<li>Codebook themes found: {len(s['themes_recovered'])} of "
-        f"{len(s['themes_recovered']) + len(s['themes_not_found'])}"
-        + (f"; not found: {_e(', '.join(s['themes_not_found']))}" if s["themes_not_found"] else "")
+        f"<li>Codebook themes found: {c['themes_found']} of {c['codebook_themes']}, as "
+        f"{c['codebook_topics']} topics"
+        + (f"; not found: {_e(', '.join(missing))}" if missing else "")
         + "</li>",
+        f"<li>{c['topics']} topics: {c['codebook_topics']} match codebook themes, "
+        f"{c['new_topics']} do not; {s['candidates']} new-theme candidates with at least "
+        f"{s['candidate_min_size']} comments</li>",
     ]
+
+
+def _themes_html(rolled: pd.DataFrame) -> str:
+    """The roll-up as a table: each codebook theme with its topics, then new topics, outliers."""
+    new = " class='new'"
+    rows = "".join(
+        f"<tr{new if r.kind == 'new' else ''}><td>{_e(r.theme)}"
+        + (f" <span class='muted'>({_e(r.theme_id)})</span>" if r.kind == "codebook" else "")
+        + f"</td><td class='num'>{r.topics}</td><td class='num'>{r.comments}</td>"
+        f"<td class='num'>{r.share:.1%}</td><td>{_e(r.labels)}</td></tr>"
+        for r in rolled.itertuples(index=False)
+    )
+    return (
+        "<h2>Topics per theme</h2><table><thead><tr><th>Theme</th><th>Topics</th>"
+        "<th>Comments</th><th>Share</th><th>The topics (named from their comments)</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def render_html(result: Discovery, codebook: Codebook | None = None) -> str:
     s = result.summary
-    has_codebook = codebook is not None and bool(codebook.themes)
+    rolled = rolled_up(result, codebook)
+    c = counts(rolled)
     names = {t.id: t.name for t in codebook.themes} if codebook is not None else {}
     title = (codebook.name if codebook is not None else "") or "consultation"
     question = codebook.question if codebook is not None else ""
@@ -338,12 +397,13 @@ def render_html(result: Discovery, codebook: Codebook | None = None) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Theme discovery: {_e(title)}</h1>",
         f"<p>{_e(question)}</p>" if question else "",
+        _themes_html(rolled),
         "<h2>Summary</h2><ul>",
-        f"<li>{s['comments']} substantive comments ({s['excluded_non_substantive']} "
+        f"<li>{c['comments']} substantive comments ({s['excluded_non_substantive']} "
         "non-answers left out)</li>",
-        *_codebook_lines(s, has_codebook),
+        *_codebook_lines(c, s),
         f"<li>Outliers (no topic): {s['outlier_share_before_reduction']:.1%} after clustering, "
-        f"{s['outlier_share']:.1%} after reassigning close ones</li>",
+        f"{c['outlier_share']:.1%} after reassigning close ones</li>",
         f"<li>Seed {s['seed']}; minimum topic size {s['min_topic_size']}</li></ul>",
         "<h2>New-theme candidates</h2>",
     ]

@@ -6,6 +6,7 @@ Layout (analyst-owned files are tracked; the rest is built):
     DIR/export/                   the raw export(s)
     DIR/<question>/codebook.yaml  the question's themes (a starter is written by `discover`)
     DIR/<question>/responses.yaml "we did" per theme;  quotes.yaml: pinned / banned quotes
+    DIR/<question>/summaries.yaml the analyst's "you said" paragraph per theme
     DIR/<question>/labels/        labelled.csv, annotations.jsonl, agreement.csv, label_studio.json
     DIR/<question>/data/          interim/ (comments, embeddings) and processed/ (coded, discovery)
     DIR/<question>/models/current model directory (carries its codebook)
@@ -88,6 +89,7 @@ class Consultation(Section):
 LAYOUT = {  # inside a question's folder
     "codebook": "codebook.yaml",
     "responses": "responses.yaml",
+    "summaries": "summaries.yaml",
     "quotes": "quotes.yaml",
     "labelled": "labels/labelled.csv",
     "annotations": "labels/annotations.jsonl",
@@ -115,6 +117,7 @@ REPORT_FILES = {  # inside a question's reports/ folder
     "html": "report.html",
     "docx": "you_said_we_did.docx",
     "md": "you_said_we_did.md",
+    "emerging": "emerging.json",
 }
 
 
@@ -125,6 +128,7 @@ class QuestionPaths:
     root: Path
     codebook: Path
     responses: Path
+    summaries: Path  # the analyst's "you said" paragraph per theme (replaces the draft)
     quotes: Path
     labelled: Path
     annotations: Path

@@ -23,6 +23,7 @@ ANALYST_FILES = (
     "export/*",
     "*/codebook.yaml",
     "*/responses.yaml",
+    "*/summaries.yaml",
     "*/quotes.yaml",
     "*/labels/*",
 )

@@ -204,7 +204,7 @@ def test_topic_table_is_tidy(result):
 
 def test_workbook_opens_with_formatted_sheets(cli_outputs, result):
     wb = load_workbook(cli_outputs["discovery_xlsx"])
-    assert wb.sheetnames[:3] == ["topics", "new_theme_candidates", "assignments"]
+    assert wb.sheetnames[:4] == ["themes", "topics", "new_theme_candidates", "assignments"]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2"
         assert all(cell.font.b for cell in ws[1] if cell.value is not None)
@@ -316,6 +316,7 @@ def test_html_and_excel_neutralise_hostile_text(tmp_path):
             {
                 "topic": 0,
                 "label": "<b>dogs</b>",
+                "name": "<b>dogs</b>",
                 "size": 1,
                 "share": 1.0,
                 "theme_id": NEW,
@@ -324,6 +325,7 @@ def test_html_and_excel_neutralise_hostile_text(tmp_path):
                 "nearest_theme_share": 0.2,
                 "zeroshot_share": 0.0,
                 "keywords": "dog, <i>bite</i>",
+                "phrases": "<i>dog bite</i>",
                 "representative_ids": "=1+1",
             }
         ]

@@ -25,6 +25,7 @@ from pipeline.codebook import load_codebook  # noqa: E402
 from pipeline.discover import (  # noqa: E402
     CANDIDATE_COLUMNS,
     NEW,
+    THEME_COLUMNS,
     DiscoverSettings,
     Discovery,
     discover,
@@ -274,3 +275,170 @@ def test_starter_codebook_on_toy_topics(tmp_path):
     assert "07700" not in description and "jo@example.com" not in description
     assert "[phone]" in description and "very…" in description and '"Short one."' in description
     assert "question" not in yaml.safe_load(text)
+
+
+# --- names from keyphrases ------------------------------------------------------------------
+
+
+def test_rank_phrases_prefers_distinctive_shared_phrases():
+    from pipeline.keyphrases import phrase_name, rank_phrases
+
+    knives = [{"knife crime", "police"}, {"knife crime", "stabbing"}, {"knife", "police"}]
+    knives += [{"stabbing", "knife crime"}, {"one off"}]
+    cars = [{"car meet", "police"}, {"car meet", "catalytic converter"}, {"police"}]
+    ranked = rank_phrases({0: knives, 1: cars})
+    # "police" is in both topics: it tells neither apart; "one off" is one comment's phrase
+    assert [p for p, _ in ranked[0]] == ["knife crime", "stabbing"]
+    assert ranked[0][0] == ("knife crime", 3)  # "knife crime" replaced its head word "knife"
+    assert [p for p, _ in ranked[1]] == ["car meet"]
+    assert phrase_name(ranked[0]) == "Knife crime"  # "stabbing" (2) is not nearly as common
+    assert phrase_name([("mistake", 2), ("police station", 3)]) == "Police station"
+    assert phrase_name([("car meet", 4), ("catalytic converter", 3)]) == (
+        "Car meet and catalytic converter"
+    )
+    assert phrase_name([]) == ""
+
+
+def test_keyphrases_are_lemmatised_noun_phrases_without_evaluative_words():
+    from pipeline.keyphrases import comment_phrases
+
+    got = comment_phrases(
+        [
+            "The Met were SO good. We want really great officers on the streets.",
+            "Car meets every night in the retail parks, with modified cars racing.",
+            "People are scared and the plan says nothing.",
+            "Fly-tipping on the estate and e-scooters on the pavement.",
+            "PC Janet Oduya on Uxbridge Road and the NHS were great.",
+        ]
+    )
+    if got is None:
+        pytest.skip("the spaCy model is not installed")
+    assert "met" in got[0] and not {w for p in got[0] for w in p.split()} & {"good", "so"}
+    assert "officer" in got[0]  # "really great officers": lemma, evaluative words dropped
+    assert {"retail park", "modified car"} <= got[1]  # nouns as lemmas, other words as written
+    assert not got[2] & {"people", "plan"}  # words every answer uses name nothing alone
+    assert {"fly tipping", "e scooter", "estate"} <= got[3]  # hyphenated words kept whole
+    words = {w for p in got[4] for w in p.split()}
+    assert "nhs" in words and not words & {"janet", "oduya"}  # topic names name no one
+
+
+def test_names_fall_back_to_keywords_without_a_shared_phrase():
+    from pipeline.discover import topic_name, topic_slug
+
+    assert topic_name("", "knife, knife crime, stab", 3) == "Knife crime and stab"
+    assert topic_name("Car meet", "car, park", 3) == "Car meet"
+    assert topic_slug("", "knife, knife crime", set()) == "knife_crime"
+    assert topic_slug("car meet, catalytic converter", "car, park", {"car_meet"}) == "car_meet_2"
+    assert topic_slug("moped, car", "car, park", set(), "Car and moped") == "car"
+
+
+def test_new_topics_are_named_from_keyphrases(blank, seeded):
+    from pipeline.keyphrases import EVALUATIVE
+
+    for result in (blank, seeded):
+        t = result.topics
+        new = t[t["theme_id"] == NEW]
+        assert (new["label"] == new["name"]).all()
+        c = result.candidates.merge(t[["topic", "name", "phrases"]], on="topic")
+        assert (c["suggested_name"] == c["name"]).all()
+        named = c[c["phrases_x"] != ""]
+        assert len(named) >= len(c) - 1  # nearly every candidate has a shared phrase
+        for row in named.itertuples():
+            lead = row.suggested_name.lower().split(" and ")[0]
+            assert lead in row.phrases_x.split(", ")[:3]  # one of the three most distinctive
+            assert row.suggested_id.startswith(re.sub(r"[^a-z0-9]+", "_", lead))
+        words = {w for n in named["suggested_name"] for w in n.lower().split()}
+        assert not words & EVALUATIVE, words
+    starter = yaml.safe_load(report.starter_codebook(blank))["themes"]
+    names = dict(zip(blank.topics["topic"], blank.topics["name"], strict=True))
+    assert {e["name"] for e in starter} <= set(names.values())
+
+
+# --- the roll-up and the counts read off it -------------------------------------------------
+
+
+def _check_roll_up(result: Discovery, n_codebook: int) -> None:
+    """Every count of the summary, JSON and page is a sum over the roll-up."""
+    r, s, t = result.themes, result.summary, result.topics
+    book = r[r["kind"] == "codebook"]
+    assert list(r.columns) == THEME_COLUMNS
+    assert len(book) == n_codebook == s["codebook_themes"]
+    assert list(r["kind"].iloc[-2:]) == ["new", "outliers"]
+    assert s["themes_recovered"] == book.loc[book["topics"] > 0, "theme_id"].tolist()
+    assert s["themes_not_found"] == book.loc[book["topics"] == 0, "theme_id"].tolist()
+    assert s["codebook_topics"] == book["topics"].sum() == (~t["theme_id"].isin(["", NEW])).sum()
+    assert s["new_topics"] == r.loc[r["kind"] == "new", "topics"].sum()
+    assert s["topics"] == s["codebook_topics"] + s["new_topics"] == (t["topic"] != -1).sum()
+    assert s["comments"] == r["comments"].sum() == len(result.assignments) == t["size"].sum()
+    assert r["share"].sum() == pytest.approx(1, abs=0.01)
+    assert s["outlier_share"] == r.loc[r["kind"] == "outliers", "share"].item()
+    for row in book.itertuples():
+        mine = t[t["theme_id"] == row.theme_id]
+        assert row.topics == len(mine) and row.comments == mine["size"].sum()
+        ordered = mine.sort_values(["size", "topic"], ascending=[False, True])["name"]
+        assert row.labels == "; ".join(ordered)
+    page = report.render_html(result, load_codebook(CODEBOOK) if n_codebook else None)
+    assert page.index("Topics per theme") < page.index("Summary") < page.index("All topics")
+    if n_codebook:
+        found = len(s["themes_recovered"])
+        assert f"Codebook themes found: {found} of {n_codebook}, as {s['codebook_topics']}" in page
+        assert f"{s['topics']} topics: {s['codebook_topics']} match codebook themes" in page
+    else:
+        assert f"all {s['topics']} topics are new" in page
+
+
+def test_roll_up_with_and_without_the_codebook(seeded, blank, tmp_path):
+    _check_roll_up(seeded, len(load_codebook(CODEBOOK).ids))
+    _check_roll_up(blank, 0)
+    xlsx = report.write_xlsx(seeded, tmp_path / "discovery.xlsx")
+    from openpyxl import load_workbook
+
+    assert load_workbook(xlsx).sheetnames[0] == "themes"
+    sheet = pd.read_excel(xlsx, sheet_name="themes", keep_default_na=False)
+    assert sheet["topics"].tolist() == seeded.themes["topics"].tolist()
+    saved = json.loads(report.write_json(seeded, tmp_path / "d.json").read_text(encoding="utf-8"))
+    assert list(saved)[:2] == ["summary", "themes"]
+    assert [r["theme_id"] for r in saved["themes"]] == seeded.themes["theme_id"].tolist()
+
+
+def test_page_counts_cannot_contradict_each_other():
+    """A summary saying 0 found beside topics that match 2 themes: the page reads the topics."""
+    codebook = load_codebook(CODEBOOK)
+    a, b = codebook.ids[:2]
+    topics = pd.DataFrame(
+        {
+            "topic": [-1, 0, 1, 2, 3],
+            "label": ["Outliers (no topic)", "A", "A", "B", "Dogs"],
+            "name": ["", "Stop and search", "Vetting", "Patrols", "Dangerous dog"],
+            "size": [5, 10, 8, 6, 4],
+            "share": [0.15, 0.3, 0.24, 0.18, 0.12],
+            "theme_id": ["", a, a, b, NEW],
+            "matched_by": ["outliers", "zero-shot", "zero-shot", "zero-shot", "none"],
+            "keywords": ["x", "stop", "vet", "patrol", "dog"],
+        }
+    )
+    wrong = {
+        "comments": 99,
+        "excluded_non_substantive": 0,
+        "topics": 11,
+        "codebook_topics": 11,
+        "new_topics": 0,
+        "candidates": 0,
+        "themes_recovered": [],
+        "themes_not_found": list(codebook.ids),
+        "outlier_share_before_reduction": 0.2,
+        "outlier_share": 0.5,
+        "seed": 1,
+        "min_topic_size": 3,
+        "candidate_min_size": 5,
+    }
+    empty = pd.DataFrame(columns=["topic", "rank", "id", "text"])
+    result = Discovery(
+        topics, empty, pd.DataFrame(), pd.DataFrame(columns=CANDIDATE_COLUMNS), wrong
+    )
+    page = report.render_html(result, codebook)
+    assert f"Codebook themes found: 2 of {len(codebook.ids)}, as 3 topics" in page
+    assert "4 topics: 3 match codebook themes, 1 do not" in page
+    assert "33 substantive comments" in page and "15.2% after reassigning" in page
+    rolled = report.rolled_up(result, codebook)
+    assert rolled.loc[rolled["theme_id"] == a, "labels"].item() == "Stop and search; Vetting"

@@ -209,7 +209,13 @@ def test_report_set_and_an_interrupted_report(ws, monkeypatch):
     body = check_set(paths.reports / REPORT_MANIFEST)
     assert body["stage"] == "report" and body["complete"]
     assert sorted(body["files"]) == sorted(
-        ["themes.xlsx", "report.html", "you_said_we_did.docx", "you_said_we_did.md"]
+        [
+            "themes.xlsx",
+            "report.html",
+            "you_said_we_did.docx",
+            "you_said_we_did.md",
+            "emerging.json",
+        ]
     )
     assert body["model_version"] == _versions(paths.coded).pop()
     assert body["sources"] == {"../data/processed/coded.parquet": sha256(paths.coded)}

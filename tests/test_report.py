@@ -273,7 +273,7 @@ def test_small_bases_are_never_compared(workbook):
         if not name.startswith("By "):
             continue
         sheet = _sheet(workbook, name)
-        base = sheet.iloc[0]
+        base = sheet.set_index("Theme").loc["Base: substantive comments (n)"]
         for col in sheet.columns:
             if not str(col).endswith(": vs rest"):
                 continue
@@ -369,8 +369,14 @@ def test_quotes_are_trimmed_at_boundaries_and_varied(report, workbook):
 
 def test_you_said_we_did(report, workbook, docx_text):
     themes = _sheet(workbook, "Themes")
-    headings = [t for style, t in docx_text if style.startswith("Heading 1")]
-    assert [h.split(". ", 1)[1] for h in headings] == themes["Theme"].str.strip().tolist()
+    names = themes["Theme"].tolist()
+    # themes numbered at Heading 1; a sub-theme unnumbered at Heading 2, under its parent
+    headings = [
+        t
+        for style, t in docx_text
+        if style in ("Heading 1", "Heading 2") and (t in names or t.split(". ", 1)[-1] in names)
+    ]
+    assert [h if h in names else h.split(". ", 1)[1] for h in headings] == names
     top = themes[themes["Part of"].isna() | (themes["Part of"] == "")]
     assert top["Comments"].is_monotonic_decreasing
     responses = yaml.safe_load(report["responses"].read_text())["responses"]
@@ -378,7 +384,7 @@ def test_you_said_we_did(report, workbook, docx_text):
     assert missing, "the demo must leave a theme without a response"
     text = [t for _, t in docx_text]
     for tid, name in zip(themes["Theme id"], themes["Theme"].str.strip(), strict=True):
-        start = text.index(next(h for h in headings if h.endswith(f". {name}")))
+        start = text.index(next(h for h in headings if h == name or h.endswith(f". {name}")))
         said = text[start + 1]
         assert said.startswith("You said: ")
         count = int(themes.loc[themes["Theme id"] == tid, "Comments"].iloc[0])
@@ -436,6 +442,7 @@ def test_outputs_written_whole(report):
             "report.html",
             "you_said_we_did.docx",
             "you_said_we_did.md",
+            "emerging.json",
             "manifest.json",
         ]
     )
@@ -456,6 +463,11 @@ def test_cli_stage_writes_reports(demo_run, tmp_path):
     assert STAGES[-1].name == "report"
     assert written and all(p.exists() and p.stat().st_size > 0 for p in written.values())
     assert all(p.is_relative_to(root) for p in written.values())
+    # the stage applies consultation.yaml's display names: a reader never sees a route code
+    page = written["report_html"].read_text(encoding="utf-8")
+    assert "Talk London" in page
+    for code in ("talk_london", "poll_boost", "poll_representative"):
+        assert code not in page, code
 
 
 @pytest.mark.parametrize(
@@ -559,3 +571,115 @@ def test_group_totals_are_estimated_with_intervals(workbook):
     assert (est["95% low"] <= est["Estimated comments (weighted)"] + 1e-9).all()
     assert (est["Estimated comments (weighted)"] <= est["95% high"] + 1e-9).all()
     assert est["Estimated %"].between(0, 1).all()
+
+
+def test_word_document_is_a4_numbered_and_complete(report, workbook):
+    """A4 with page numbers, real title and author, a summary table with the indicative marks,
+    the theme chart as a picture, sub-themes under their parent, the method and date at the end."""
+    from docx import Document
+    from docx.shared import Mm
+
+    doc = Document(str(report["paths"]["docx"]))
+    section = doc.sections[0]
+    assert abs(section.page_width - Mm(210)) < Mm(1) and abs(section.page_height - Mm(297)) < Mm(1)
+    assert all(Mm(15) <= m <= Mm(30) for m in (section.left_margin, section.right_margin))
+    assert "PAGE" in section.footer._element.xml and "fldChar" in section.footer._element.xml
+    props = doc.core_properties
+    data_title = dict(workbook["Summary"].values)["Consultation"]
+    question = dict(workbook["Summary"].values)["Question"]
+    assert data_title in props.title and question in props.title
+    assert props.author and props.author.lower() not in ("python-docx", "yousaid")
+    themes = _sheet(workbook, "Themes")
+    table = doc.tables[0]
+    rows = [[c.text for c in r.cells] for r in table.rows]
+    assert rows[0][:3] == ["Theme", "Comments", "% of substantive"]
+    assert [r[0].removeprefix("↳ ") for r in rows[1:]] == themes["Theme"].tolist()
+    for r, (_, t) in zip(rows[1:], themes.iterrows(), strict=True):
+        assert int(r[1].replace(",", "")) == t["Comments"]
+        assert (r[-1] == "Indicative only") == (t["Indicative only"] == "yes")
+        assert f"{t['95% interval low']:,.0f} to {t['95% interval high']:,.0f}" in r[3]
+    picture = doc.inline_shapes[0]._inline.graphic.graphicData.pic.blipFill.blip.embed
+    assert doc.part.related_parts[picture].content_type == "image/png"
+    paragraphs = [(p.style.name, p.text) for p in doc.paragraphs]
+    text = [t for _, t in paragraphs]
+    assert any(t.startswith("Report date: ") for t in text)
+    method = text.index("Method and notes")
+    notes = [r[0] for r in workbook["Notes"].values]
+    assert text[method + 1] in notes and text[-1].startswith("Report date: ")
+    for _, sub in themes[themes["Part of"].fillna("") != ""].iterrows():
+        at = text.index(sub["Theme"])
+        assert paragraphs[at][0] == "Heading 2"
+        parent = max(
+            i for i, (s, t) in enumerate(paragraphs[:at]) if s == "Heading 1" and t[0].isdigit()
+        )
+        assert text[parent].split(". ", 1)[1] == sub["Part of"]
+
+
+def test_markdown_mirrors_the_word_document(report):
+    from docx import Document
+
+    doc = Document(str(report["paths"]["docx"]))
+    levels = {"Heading 1": "## ", "Heading 2": "### "}
+    word = [levels[p.style.name] + p.text for p in doc.paragraphs if p.style.name in levels]
+    md = report["paths"]["md"].read_text(encoding="utf-8")
+    heads = [ln.replace("\\", "") for ln in md.splitlines() if ln.startswith(("## ", "### "))]
+    assert heads == word
+    table = [ln for ln in md.splitlines() if ln.startswith("| ")]
+    assert len(table) == len(doc.tables[0].rows)
+    assert md.rstrip().splitlines()[-1].startswith("*Report date: ")
+
+
+def test_workbook_filters_names_reasons_and_comments(report, workbook):
+    lowbase_or_flag_seen = False
+    themes = _sheet(workbook, "Themes")
+    names = themes["Theme"].tolist()
+    assert all(n == n.strip() for n in names) and "Part of" in themes.columns
+    for sheet in [s for s in workbook.sheetnames if s.startswith("By ")]:
+        ws = workbook[sheet]
+        # the filter covers the theme rows only; the bases sit below it, outside
+        assert ws.auto_filter.ref.endswith(str(len(names) + 1)), (sheet, ws.auto_filter.ref)
+        assert [ws.cell(row=r, column=1).value for r in range(2, len(names) + 2)] == names
+        below = [ws.cell(row=r, column=1).value for r in range(len(names) + 2, ws.max_row + 1)]
+        assert "Base: substantive comments (n)" in below
+        base = _sheet(workbook, sheet).set_index("Theme").loc["Base: substantive comments (n)"]
+        for j, head in enumerate(c.value for c in ws[1]):
+            if not str(head).endswith(": %"):
+                continue
+            for r in range(2, len(names) + 2):
+                font, mark = ws.cell(row=r, column=j + 1).font, ws.cell(row=r, column=j + 2).value
+                if base[head.replace(": %", ": n")] < report["cfg"].min_base:
+                    assert not font.bold and font.color.rgb.endswith("9AA4AE"), (sheet, head)
+                elif mark:  # ▲/▼ in one neutral dark blue, never green/red
+                    assert font.color.rgb.endswith("1F3A68"), (sheet, head, mark)
+                    lowbase_or_flag_seen = True
+    assert lowbase_or_flag_seen
+    assert set(_sheet(workbook, "Quotes")["Theme"]) <= set(names)
+    items = [str(k) for k, _ in workbook["Summary"].values]
+    reasons = [i for i in items if "of which" in i]
+    assert reasons and not any("_" in i for i in reasons)
+    assert any(i.endswith("No answer given") for i in reasons)
+    comments = _sheet(workbook, "Comments")
+    assert len(comments) == len(report["coded"])
+    assert {"Comment id", "Route", "Themes", "Needs review"} <= set(comments.columns)
+    themed = comments["Themes"].dropna().str.split("; ").explode()
+    assert set(themed) <= set(names)
+    text = " ".join(comments.iloc[:, -1].dropna().astype(str))
+    assert EMAIL not in text and "[email]" in text
+    for pii in DEMO_PII:
+        assert pii not in text, pii
+    planted = next(cid for cid, (t, _) in report["planted"].items() if t == EMAIL_TEXT)
+    row = comments[comments["Comment id"] == planted].iloc[0]
+    assert "Burglars hit our road" in row.iloc[-1] and "Volume crime" in row["Themes"]
+
+
+def test_html_is_neutral_and_fits_a_phone(html):
+    text, _ = html
+    # significant differences in one neutral colour (▲/▼ give the direction), not green/red
+    for colour in ("#1a7f4b", "#b3261e", "#1A7F4B", "#B3261E"):
+        assert colour not in text
+    assert "--up:#1f3a68" in text and "--down:#1f3a68" in text
+    stance = text[text.index('id="stance"') :]
+    assert '<div class="scroll"><table><thead><tr><th>Stance</th>' in stance
+    assert text.count('<div class="chartbox"><svg') == text.count("<svg")
+    assert ".chartbox .chart{min-width:" in text
+    assert ".lowbase{color:#9aa4ae}" in text

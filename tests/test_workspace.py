@@ -85,6 +85,7 @@ def test_init_guesses_the_layout_and_writes_it_down(parks):
     assert "Columns not read" in text and "Email (optional)" in text
     for q in c.questions:  # templates, never the demo's files
         assert yaml.safe_load(ws.paths(q).responses.read_text())["responses"] == {}
+        assert yaml.safe_load(ws.paths(q).summaries.read_text())["summaries"] == {}
 
 
 def test_xlsx_export_gives_the_same_comments(parks, tmp_path):
@@ -252,3 +253,12 @@ def test_evaluate_scores_the_questions_model(labelled_run):
     assert metrics["n_labelled"] == 45 and 0 < metrics["micro"]["f1"] <= 1
     with pytest.raises(YousaidError, match="give --question ID"):
         invoke("evaluate", "--workspace", str(labelled_run), "--labelled", "x.csv")
+
+
+def test_demo_second_question_goes_through_to_its_report(demo_ws):
+    """`make run` reports both demo questions: the short one too, with its own audit sample."""
+    q = demo_ws.question("feel_safer")
+    outcome = BY_NAME["report"].run(demo_ws, q)
+    html = outcome.outputs["report_html"].read_text(encoding="utf-8")
+    assert q.text in html and "Is there anything missing" not in html
+    assert "blind random audit sample" in html

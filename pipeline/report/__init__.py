@@ -7,6 +7,7 @@ writing around it.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
@@ -27,7 +28,9 @@ from pipeline.report.inputs import (
     read_metrics,
     read_quote_rules,
     read_responses,
+    read_summaries,
 )
+from pipeline.report.keypoints import drafts, emerging, emerging_json, key_points
 from pipeline.report.model import ReportData
 from pipeline.report.quotes import QuoteConfig, choose_quotes
 from pipeline.report.weights import effective_weights
@@ -90,6 +93,16 @@ def _notes(
     return notes
 
 
+KEY_POINTS_NOTE = (
+    "Key points: each theme's comments are grouped by meaning (k-means on their embeddings, "
+    "3 to 8 groups chosen by silhouette; 1 or 2 for small themes), so every comment is in "
+    "exactly one key point. Labels are the noun phrases most distinctive of the group within "
+    "the theme; the quote is the comment nearest the group's centre. The paragraph is a draft "
+    "built from them unless the analyst wrote one (summaries.yaml). 'Other issues raised' "
+    "groups the comments coded to no theme the same way and lists groups of a useful size."
+)
+
+
 def _labels_note(labelled: pd.DataFrame | None) -> str:
     """How the hand labels were gathered: a reader can judge the counts' footing from it."""
     from pipeline.labelled import stream_summary
@@ -113,6 +126,40 @@ def _labels_note(labelled: pd.DataFrame | None) -> str:
     return f"Hand labels: {s['train']:,} chosen to train the classifier{accepted}; {audit}."
 
 
+def _comments_frame(
+    frame: pd.DataFrame,
+    order: list[str],
+    names: dict[str, str],
+    group_cols: list[str],
+    allow: Sequence[str],
+    patterns: Mapping[str, str] | None,
+) -> pd.DataFrame:
+    """Every comment with its final themes, redacted: the workbook must not leak what quotes hide."""
+    from pipeline.privacy import redact_many
+
+    codes = [f"code_{t}" for t in order if f"code_{t}" in frame.columns]
+    themes = [
+        "; ".join(names[c.removeprefix("code_")] for c in codes if row[c] == 1)
+        for row in frame[codes].fillna(0).astype(int).to_dict("records")
+    ]
+    review = (
+        frame["needs_review"].fillna(0).astype(bool)
+        if "needs_review" in frame.columns
+        else pd.Series(False, index=frame.index)
+    )
+    if "hand_labelled" in frame.columns:
+        review &= ~frame["hand_labelled"].astype(bool)
+    texts = [r.text for r in redact_many(frame["text"].tolist(), allow, patterns=patterns)]
+    out = pd.DataFrame({"id": frame["id"].astype(str).to_numpy()})
+    for col in group_cols:
+        out[col] = frame[col].to_numpy()
+    out["substantive"] = frame["substantive"].astype(bool).to_numpy()
+    out["themes"] = themes
+    out["needs_review"] = review.to_numpy()
+    out["text"] = texts
+    return out
+
+
 def assemble(
     coded: pd.DataFrame,
     codebook: Codebook,
@@ -122,6 +169,7 @@ def assemble(
     embeddings: np.ndarray | None = None,
     rules: QuoteRules | None = None,
     responses: dict[str, str] | None = None,
+    summaries: dict[str, str] | None = None,
     cfg: ReportSettings | None = None,
     seed: int = 42,
     progress: Callable[[str], None] | None = None,
@@ -186,6 +234,11 @@ def assemble(
         frame, order, names, embeddings, rules or QuoteRules(), qcfg, stance_names
     )
     tick("quotes")
+    banned = (rules or QuoteRules()).ban
+    points = key_points(frame, order, embeddings, qcfg, banned=banned, seed=seed)
+    others = emerging(
+        frame, codebook.ids, embeddings, qcfg, banned=banned, seed=seed, n_quotes=cfg.n_quotes
+    )
     return ReportData(
         title=title or codebook.name or "Consultation report",
         question=question if question is not None else codebook.question,
@@ -205,10 +258,15 @@ def assemble(
         quotes=quotes,
         responses=responses or {},
         notes=_notes(frame, summary, metrics, cfg, weight_notes, skipped)
-        + [_labels_note(labelled)],
+        + [_labels_note(labelled), KEY_POINTS_NOTE],
         min_base=cfg.min_base,
         level=cfg.level,
         weighting=weight_notes[0] if weight_notes else "",
+        comments=_comments_frame(frame, order, names, present, redaction_allow, redaction_patterns),
+        key_points=points,
+        emerging=others,
+        summaries=summaries or {},
+        drafts=drafts(points, names),
     )
 
 
@@ -246,6 +304,8 @@ def write_outputs(
         write_atomic(paths["html"], lambda p: p.write_text(html, encoding="utf-8"))
         write_atomic(paths["docx"], lambda p: write_docx(data, p, n_quotes))
         write_atomic(paths["md"], lambda p: p.write_text(markdown, encoding="utf-8"))
+        body = json.dumps(emerging_json(data.emerging), indent=2)
+        write_atomic(paths["emerging"], lambda p: p.write_text(body, encoding="utf-8"))
     return paths
 
 
@@ -258,6 +318,7 @@ def build_report(
     metrics: str | Path | None = None,
     embeddings: str | Path | None = None,
     responses: str | Path | None = None,
+    summaries: str | Path | None = None,
     quotes: str | Path | None = None,
     cfg: ReportSettings | None = None,
     seed: int = 42,
@@ -293,6 +354,7 @@ def build_report(
             "embeddings": load_embeddings(embeddings, frame["id"].tolist()),
             "rules": read_quote_rules(quotes, book),
             "responses": read_responses(responses, book),
+            "summaries": read_summaries(summaries, book),
         }
         done("read")
         data = assemble(

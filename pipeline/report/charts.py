@@ -25,8 +25,9 @@ BAR = "#2f6f9f"
 SUB_BAR = "#8db5d3"
 ACCENT = "#d9822b"
 GRID = "#e3e8ee"
-HIGHER = "#1a7f4b"
-LOWER = "#b3261e"
+# Significant differences in one neutral dark blue (direction by ▲/▼): higher is not "good".
+HIGHER = "#1f3a68"
+LOWER = "#1f3a68"
 
 STYLE = {
     "font.family": "DejaVu Sans",
@@ -55,7 +56,8 @@ def _svg(fig, label: str) -> str:
     from html import escape
 
     head += f' class="chart" role="img" aria-label="{escape(label)}"'
-    return head + ">" + rest
+    # in a box that scrolls sideways on a phone, so the page itself never does
+    return '<div class="chartbox">' + head + ">" + rest + "</div>"
 
 
 def _wrap(name: str, width: int = 34) -> str:
@@ -64,6 +66,24 @@ def _wrap(name: str, width: int = 34) -> str:
 
 def theme_chart(themes: pd.DataFrame) -> str:
     """Horizontal bars of comments per theme, with the corrected estimate and its interval."""
+    return _theme_chart(
+        themes, lambda fig: _svg(fig, "Bar chart of comments per theme with 95% intervals")
+    )
+
+
+def theme_chart_png(themes: pd.DataFrame, dpi: int = 200) -> bytes:
+    """The same chart as a PNG, for Word (which cannot be relied on to show SVG)."""
+
+    def png(fig) -> bytes:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+        plt.close(fig)
+        return buf.getvalue()
+
+    return _theme_chart(themes, png)
+
+
+def _theme_chart(themes: pd.DataFrame, render):
     names = [
         ("↳ " if d else "") + _wrap(n, 32 if d else 36)
         for n, d in zip(themes["theme"], themes["depth"], strict=True)
@@ -144,7 +164,7 @@ def theme_chart(themes: pd.DataFrame) -> str:
         ax.spines[["top", "right", "left"]].set_visible(False)
         ax.tick_params(axis="y", length=0)
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, frameon=False, fontsize=9)
-        return _svg(fig, "Bar chart of comments per theme with 95% intervals")
+        return render(fig)
 
 
 def breakdown_chart(b: Breakdown, names: dict[str, str], order: list[str]) -> str:

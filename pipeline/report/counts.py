@@ -388,7 +388,7 @@ def audited(
     ids = out.index.tolist()
     if audit.sum() >= 2:
         hand = frame["hand_labelled"].to_numpy(bool)
-        labels = frame[[code_col(t) for t in ids]].to_numpy(dtype=float)
+        labels = np.array(frame[[code_col(t) for t in ids]], dtype=float)  # a copy: written below
         labels[~hand] = np.nan
         probs = frame[[prob_col(t) for t in ids]].fillna(0).to_numpy(dtype=float)
         est = theme_estimates(

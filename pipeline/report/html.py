@@ -12,10 +12,11 @@ import numpy as np
 
 from pipeline.report import charts
 from pipeline.report.model import PENDING, ReportData
+from pipeline.report.narrative import html_emerging, html_theme
 
 CSS = """
-:root{--ink:#1d2733;--muted:#5f6b78;--line:#e3e8ee;--accent:#2f6f9f;--bg:#f4f6f9;--up:#1a7f4b;
---down:#b3261e}
+:root{--ink:#1d2733;--muted:#5f6b78;--line:#e3e8ee;--accent:#2f6f9f;--bg:#f4f6f9;--up:#1f3a68;
+--down:#1f3a68}
 *{box-sizing:border-box}
 body{margin:0;
 font:15px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
@@ -40,7 +41,10 @@ h2{margin:0 0 8px;font-size:21px}
 h3{margin:26px 0 8px;font-size:17px}
 p.note,.note{color:var(--muted);font-size:13.5px}
 .chart{width:100%;height:auto;display:block;margin:10px 0}
-.scroll{overflow-x:auto}
+.chartbox{overflow-x:auto;max-width:100%}
+.scroll{overflow-x:auto;max-width:100%}
+main,section,blockquote,li,p,h1,h2,h3{overflow-wrap:anywhere}
+th,td{overflow-wrap:normal;word-break:normal}
 table{border-collapse:collapse;width:100%;font-size:13.5px;font-variant-numeric:tabular-nums;
 margin:8px 0}
 th:first-child,td:first-child{min-width:200px}
@@ -69,6 +73,12 @@ color:var(--muted);
 margin-left:6px}
 ul.notes li{margin:4px 0;font-size:14px}
 footer{color:var(--muted);font-size:12.5px;padding:10px 0 40px}
+@media (max-width:640px){
+.wrap{padding:0 10px}section{padding:16px 12px;margin:14px 0}header h1{font-size:22px}
+th:first-child,td:first-child{min-width:150px}
+/* a chart keeps a width at which its text is still ~10 px or more, and scrolls in its box */
+.chartbox .chart{min-width:840px}
+}
 """
 
 
@@ -215,7 +225,10 @@ def _stance_split_table(st: dict, split: dict, data: ReportData) -> str:
         body.append(
             f'<tr><td>{e(r["group"])}</td><td class="num">n={r["base"]:,}</td>{"".join(cells)}</tr>'
         )
-    return f"""<h4>By {e(split["column"].replace("_", " "))}</h4>
+    label = {b.column: b.label for b in data.breakdowns}.get(
+        split["column"], split["column"].replace("_", " ")
+    )  # the breakdown's readable name ("inner-outer London"), never the column's code
+    return f"""<h4>By {e(label)}</h4>
 <div class="scroll"><table><thead><tr><th>Group</th><th class="num">Base</th>{head}</tr></thead>
 <tbody>{"".join(body)}</tbody></table></div>"""
 
@@ -250,9 +263,9 @@ def _stance_section(data: ReportData) -> str:
         parts.append(f"""
 <h3>{e(st["theme"])}: {st["in_theme"]:,} comments, stance known for {st["with_stance"]:,}</h3>
 {warning}{chart}
-<table><thead><tr><th>Stance</th><th class="num">Comments</th>
+<div class="scroll"><table><thead><tr><th>Stance</th><th class="num">Comments</th>
 <th class="num">% with a stance</th><th class="num">{lvl} interval</th></tr></thead>
-<tbody>{rows}</tbody></table>
+<tbody>{rows}</tbody></table></div>
 <p class="note">Stance from {e(st["source"])}. Intervals: Wilson, on the share among comments
 with a stance. By group: weighted shares among comments with a stance; ▲/▼ where a z-test
 against the other groups (Bonferroni-adjusted) finds a difference; groups under
@@ -290,7 +303,7 @@ def _quotes_section(data: ReportData) -> str:
         parts.append(f"""
 <div class="theme" id="q-{e(r.theme_id)}">
 <h3>{e(r.theme)} <span class="count">· {r.count:,} comments
-({_pct(r.share)})</span>{parent}</h3>{"".join(items)}
+({_pct(r.share)})</span>{parent}</h3>{html_theme(data, r.theme_id)}{"".join(items)}
 <div class="wedid">{wedid}</div></div>""")
     return f"""
 <section id="quotes"><h2>In their words</h2>
@@ -306,6 +319,7 @@ def render_html(data: ReportData) -> str:
         ("groups", "By group"),
         ("stance", "Stance"),
         ("quotes", "Quotes"),
+        ("emerging", "Other issues"),
         ("method", "Method"),
     ]
     if not data.stances:
@@ -332,6 +346,7 @@ classifier {e(data.summary["model_version"])}</p></div></header>
 {_breakdowns_section(data)}
 {_stance_section(data)}
 {_quotes_section(data)}
+{html_emerging(data)}
 <section id="method"><h2>Method and notes</h2><ul class="notes">{notes}</ul></section>
 </main>
 <footer><div class="wrap">Made with yousaid. Counts are of comments; percentages are of substantive

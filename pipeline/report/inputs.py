@@ -171,6 +171,25 @@ def read_responses(path: str | Path | None, codebook: Codebook) -> dict[str, str
     return out
 
 
+def read_summaries(path: str | Path | None, codebook: Codebook) -> dict[str, str]:
+    """`summaries: {theme_id: text}`: the analyst's "you said" paragraph, replacing the draft."""
+    if path is None or not Path(path).exists():
+        return {}
+    path = Path(path)
+    raw = _yaml_mapping(path).get("summaries") or {}
+    if not isinstance(raw, dict):
+        raise InputError(str(path), "'summaries:' must map theme ids to text")
+    out = {}
+    for tid, text in raw.items():
+        if str(tid) not in codebook.by_id:
+            raise InputError(
+                str(path), f"'{tid}' is not a theme id in {codebook.path or 'the codebook'}"
+            )
+        if text is not None and str(text).strip():
+            out[str(tid)] = " ".join(str(text).split())
+    return out
+
+
 @dataclass
 class QuoteRules:
     pin: dict[str, list[str]] = field(default_factory=dict)  # theme id -> comment ids, in order

@@ -24,6 +24,14 @@ class ReportData:
     weighting: str = ""  # one sentence: which samples are weighted
     min_base: int = 30
     level: float = 0.95
+    # keypoints.key_points (KP_COLUMNS) and keypoints.emerging (EM_COLUMNS); empty if not built
+    key_points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    emerging: pd.DataFrame = field(default_factory=pd.DataFrame)
+    summaries: dict[str, str] = field(default_factory=dict)  # theme id -> analyst's paragraph
+    drafts: dict[str, str] = field(default_factory=dict)  # theme id -> draft from key points
+    # one row per comment (id, group columns, themes, needs_review, redacted text), for the
+    # workbook's Comments sheet: analysts check codes against the words, never unredacted
+    comments: pd.DataFrame | None = None
 
     @property
     def order(self) -> list[str]:
@@ -38,6 +46,17 @@ class ReportData:
 
     def response_for(self, theme_id: str) -> str | None:
         return self.responses.get(theme_id)
+
+    def points_for(self, theme_id: str) -> pd.DataFrame:
+        if self.key_points.empty:
+            return self.key_points
+        return self.key_points[self.key_points["theme_id"] == theme_id].sort_values("point")
+
+    def summary_for(self, theme_id: str) -> tuple[str, bool]:
+        """(paragraph, is_draft): the analyst's own text wins over the draft from key points."""
+        if theme_id in self.summaries:
+            return self.summaries[theme_id], False
+        return self.drafts.get(theme_id, ""), True
 
 
 PENDING = "Response pending"

@@ -11,11 +11,29 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from pipeline.report.model import ReportData
+from pipeline.report.narrative import xlsx_sheets
+from pipeline.sheets import cell_value
 from pipeline.sheets import write_sheet as _write
 
 BASE_FONT = Font(italic=True, color="555555")
-HIGHER_FONT = Font(bold=True, color="1A7F4B")
-LOWER_FONT = Font(bold=True, color="B3261E")
+# One neutral dark blue for both directions (▲/▼ say which): higher is not "good".
+HIGHER_FONT = Font(bold=True, color="1F3A68")
+LOWER_FONT = Font(bold=True, color="1F3A68")
+LOW_BASE_FONT = Font(color="9AA4AE")  # muted, never bold: too few comments to compare
+REASONS = {
+    "no_answer": "No answer given",
+    "dont_know": "Don't know",
+    "empty": "Empty",
+    "no_suggestion": "Nothing to add",
+    "no_text": "No words (symbols or numbers only)",
+}
+
+
+def reason_label(code: str) -> str:
+    """A non-substantive reason as a reader would say it, never the code."""
+    return REASONS.get(str(code), str(code).replace("_", " ").capitalize())
+
+
 INT, PCT, DEC, P = "#,##0", "0.0%", "#,##0.0", "0.0000"
 
 
@@ -39,7 +57,10 @@ def _summary_frame(data: ReportData) -> pd.DataFrame:
         ("Substantive comments (the base for every %)", s["substantive"]),
         ("Non-substantive comments (excluded, counted here)", s["non_substantive"]),
     ]
-    rows += [(f"   of which: {reason}", n) for reason, n in s["non_substantive_reasons"].items()]
+    rows += [
+        (f"   of which: {reason_label(reason)}", n)
+        for reason, n in s["non_substantive_reasons"].items()
+    ]
     rows += [
         ("Substantive comments in no theme", s["no_theme"]),
         ("Hand-labelled comments (counted as certain)", s["hand_labelled"]),
@@ -59,9 +80,7 @@ def _themes_frame(data: ReportData) -> pd.DataFrame:
     pct = f"{data.level:.0%}"
     return pd.DataFrame(
         {
-            "Theme": [
-                ("   " if d else "") + n for n, d in zip(t["theme"], t["depth"], strict=True)
-            ],
+            "Theme": t["theme"],  # the same name in every sheet; "Part of" says the parent
             "Theme id": t["theme_id"],
             "Part of": [names.get(p, "") for p in t["parent_id"]],
             "Comments": t["count"],
@@ -82,14 +101,15 @@ def _themes_frame(data: ReportData) -> pd.DataFrame:
     )
 
 
-def _breakdown_frame(data: ReportData, b) -> tuple[pd.DataFrame, list[tuple[int, int, str]]]:
-    """Wide table: base rows, then one row per theme with n, % and significance per group."""
+def _breakdown_frame(data: ReportData, b) -> tuple[pd.DataFrame, list[tuple[int, int, str]], list]:
+    """Wide table: one row per theme with n, % and significance per group; the base rows
+    come back apart, to sit below the table, outside its filter (sorting must not move them)."""
     names = data.names
     columns = ["Theme"]
     for g in b.groups:
         columns += [f"{g}: n", f"{g}: %", f"{g}: vs rest"]
     columns.append("Differs across groups (adj. p)")
-    rows, marks = [], []
+    rows, marks, bases = [], [], []
     base_rows = [
         ("Base: substantive comments (n)", b.base, INT),
         ("Weighted base", b.weighted_base, DEC),
@@ -99,7 +119,7 @@ def _breakdown_frame(data: ReportData, b) -> tuple[pd.DataFrame, list[tuple[int,
         row = [label]
         for g in b.groups:
             row += [series[g], None, "low base" if b.base[g] < data.min_base else ""]
-        rows.append(row + [None])
+        bases.append(row + [None])
     for tid in data.order:
         row = [names[tid]]
         for k, g in enumerate(b.groups):
@@ -107,9 +127,9 @@ def _breakdown_frame(data: ReportData, b) -> tuple[pd.DataFrame, list[tuple[int,
             text = {"higher": "▲ higher", "lower": "▼ lower"}.get(flag, "")
             row += [int(b.count.at[tid, g]), b.share.at[tid, g], text]
             if flag in ("higher", "lower"):
-                marks.append((len(rows) + 2, 2 + 3 * k + 2, flag))
+                marks.append((len(rows) + 2, 2 + 3 * k + 1, flag))  # the % and its mark
         rows.append(row + [b.p_across.get(tid, np.nan)])
-    return pd.DataFrame(rows, columns=columns), marks
+    return pd.DataFrame(rows, columns=columns), marks, bases
 
 
 def write_xlsx(data: ReportData, path: Path) -> None:
@@ -131,7 +151,7 @@ def write_xlsx(data: ReportData, path: Path) -> None:
 
     for b in data.breakdowns:
         ws = wb.create_sheet(_sheet_name(f"By {b.label}", taken))
-        frame, marks = _breakdown_frame(data, b)
+        frame, marks, bases = _breakdown_frame(data, b)
         fmts = {}
         for g in b.groups:
             fmts[f"{g}: n"], fmts[f"{g}: %"] = INT, PCT
@@ -139,11 +159,18 @@ def write_xlsx(data: ReportData, path: Path) -> None:
         widths = {"Theme": 48}
         widths.update({c: 11 for c in frame.columns if c != "Theme"})
         _write(ws, frame, fmts, widths=widths, freeze="B2")
-        for r in (2, 3, 4):  # base rows: counts or decimals, in grey italics
-            for j in range(1, len(frame.columns) + 1):
-                ws.cell(row=r, column=j).font = BASE_FONT
+        for k, g in enumerate(b.groups):  # low-base groups: muted, never marked
+            if b.base[g] < data.min_base:
+                for r in range(2, len(frame) + 2):
+                    for c in range(2 + 3 * k, 5 + 3 * k):
+                        ws.cell(row=r, column=c).font = LOW_BASE_FONT
+        first = len(frame) + 3  # one blank row, then the bases, outside the filtered range
+        for i, row in enumerate(bases):
+            for j, value in enumerate(row, start=1):
+                cell = ws.cell(row=first + i, column=j, value=cell_value(value))
+                cell.font = BASE_FONT
             for k in range(len(b.groups)):
-                ws.cell(row=r, column=2 + 3 * k).number_format = INT if r == 2 else DEC
+                ws.cell(row=first + i, column=2 + 3 * k).number_format = INT if i == 0 else DEC
         for r, c, flag in marks:
             ws.cell(row=r, column=c).font = HIGHER_FONT if flag == "higher" else LOWER_FONT
             ws.cell(row=r, column=c + 1).font = HIGHER_FONT if flag == "higher" else LOWER_FONT
@@ -194,7 +221,10 @@ def write_xlsx(data: ReportData, path: Path) -> None:
         names = dict(zip(table["stance_id"], table["stance"], strict=True))
         for split in st.get("splits", []):
             t = split["table"]
-            rows = [{"Stance": f"By {split['column'].replace('_', ' ')}"}]
+            label = {b.column: b.label for b in data.breakdowns}.get(
+                split["column"], split["column"].replace("_", " ")
+            )
+            rows = [{"Stance": f"By {label}"}]
             for r in t.to_dict("records"):
                 for sid, name in names.items():
                     flag = r[f"flag:{sid}"]
@@ -249,6 +279,28 @@ def write_xlsx(data: ReportData, path: Path) -> None:
         },
         wrap=("Quote",),
     )
+
+    xlsx_sheets(wb, data, taken, _write, _sheet_name)
+
+    if data.comments is not None:
+        ws = wb.create_sheet(_sheet_name("Comments", taken))
+        c = data.comments
+        labels = {b.column: b.label for b in data.breakdowns}
+        frame = pd.DataFrame({"Comment id": c["id"]})
+        for col in c.columns.drop(["id", "substantive", "themes", "needs_review", "text"]):
+            label = labels.get(col, col.replace("_", " "))
+            frame[label[:1].upper() + label[1:]] = c[col]
+        frame["Substantive"] = c["substantive"].map({True: "yes", False: "no"})
+        frame["Themes"] = c["themes"]
+        frame["Needs review"] = c["needs_review"].map({True: "yes", False: ""})
+        frame["Comment (personal data redacted)"] = c["text"]
+        _write(
+            ws,
+            frame,
+            {},
+            widths={"Comment id": 14, "Themes": 48, "Comment (personal data redacted)": 90},
+            wrap=("Comment (personal data redacted)", "Themes"),
+        )
 
     ws = wb.create_sheet(_sheet_name("Notes", taken))
     _write(

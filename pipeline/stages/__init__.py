@@ -69,6 +69,7 @@ STAGES: tuple[Stage, ...] = (
             "codebook",
             "labelled",
             "responses",
+            "summaries",
             "quotes",
             "model_dir",
         ),

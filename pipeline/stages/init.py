@@ -25,6 +25,12 @@ RESPONSES = """\
 # A theme left out is shown as "Response pending" in the reports, never skipped.
 responses: {}
 """
+SUMMARIES = """\
+# "You said": the analyst's own paragraph per theme, keyed by the theme ids of codebook.yaml.
+# A theme left out shows the report's draft (built from its key points, marked as a draft);
+# the report never writes this file, so what is here survives every rerun.
+summaries: {}
+"""
 QUOTES = """\
 # Quotes the analyst pins or bans, by comment id. Pinned comments are quoted first for that
 # theme (still redacted and shortened); banned ones are never quoted.
@@ -141,7 +147,11 @@ def init(
     for q in ws.config.questions:
         paths = ws.paths(q)
         paths.labelled.parent.mkdir(parents=True, exist_ok=True)
-        for path, body in ((paths.responses, RESPONSES), (paths.quotes, QUOTES)):
+        for path, body in (
+            (paths.responses, RESPONSES),
+            (paths.summaries, SUMMARIES),
+            (paths.quotes, QUOTES),
+        ):
             if _write_new(path, body):
                 written.append(path)
     for path, body in ((root / ".gitignore", GITIGNORE),):

@@ -30,6 +30,7 @@ def run(ws: Workspace, q: Question) -> Outcome:
         metrics=paths.model_dir / "metrics.json",
         embeddings=paths.embeddings,
         responses=paths.responses if paths.responses.exists() else None,
+        summaries=paths.summaries if paths.summaries.exists() else None,
         quotes=paths.quotes if paths.quotes.exists() else None,
         cfg=ws.settings.report,
         seed=ws.settings.seed,

@@ -1,0 +1,314 @@
+"""Key points within each theme and emerging themes outside the codebook: the "you said" narrative.
+
+A theme's comments are clustered on their embeddings (KMeans, fixed seed, k by silhouette over a
+size-bounded range) so that every comment sits in exactly one key point and the counts add up to
+the theme's. Each point is named by noun phrases (spaCy `en_core_web_sm` noun chunks, lemmatised,
+stop words dropped) ranked by how distinctive they are of that point within the theme (a
+c-TF-IDF-like score), so a label reads "knife crime; young people" rather than "knife". The
+representative quote is the comment nearest the cluster centre, redacted like every other quote.
+Substantive comments coded to no theme are clustered the same way; clusters of a useful size are
+candidates for a new theme ("Other issues raised").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipeline.columns import code_col
+from pipeline.report.quotes import QuoteConfig, _flagged, _prepare
+
+DRAFT = "Draft (built from the key points; replace it in summaries.yaml):"
+EMERGING_NOTE = (
+    "These comments fall outside the codebook: no theme was coded for them. Each group is a "
+    "candidate for a new theme (`yousaid codebook promote CLUSTER`), not a finding."
+)
+# nouns that name no point on their own ("people said a thing about the police")
+GENERIC = frozenset(
+    "people person thing way lot time year month week day police plan word bit kind sort "
+    "area place point issue problem something anything everything nothing one part fact".split()
+)
+MULTI_WORD_BONUS = 2.0  # a phrase reads as a point; a single noun rarely does
+KP_COLUMNS = ["theme_id", "point", "label", "n", "keyphrases", "quote", "quote_id", "ids"]
+EM_COLUMNS = ["cluster", "label", "n", "keyphrases", "quotes", "ids"]
+
+
+def noun_phrases(texts: Sequence[str], extra_stop: Sequence[str] = ()) -> list[set[str]]:
+    """Each text's noun phrases, as discovery names topics (pipeline.keyphrases): lemmatised,
+    stop and evaluative words dropped, people's names never kept."""
+    from pipeline.keyphrases import comment_phrases
+
+    texts = ["" if t is None else str(t) for t in texts]
+    found = comment_phrases(texts, extra_stop)
+    if found is None:
+        return [set() for _ in texts]
+    return [{p for p in phrases if p not in GENERIC} for phrases in found]
+
+
+def choose_k(n: int, lo: int = 3, hi: int = 8) -> tuple[int, ...]:
+    """Candidate numbers of points for n comments: 1 below 6, 2 below 12, else lo..hi (>= 4 each)."""
+    if n < 6:
+        return (1,)
+    if n < 12:
+        return (2,)
+    return tuple(range(lo, max(lo, min(hi, n // 4)) + 1))
+
+
+def cluster(vectors: np.ndarray, ks: Sequence[int], seed: int = 42) -> np.ndarray:
+    """Cluster labels 0..k-1 (KMeans on unit vectors), k the candidate with the best silhouette."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    n = len(vectors)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    ks = [k for k in ks if k < n] or [1]
+    if ks == [1]:
+        return np.zeros(n, dtype=int)
+    x = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    best, best_score = None, -np.inf
+    for k in ks:
+        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(x)
+        # a sample keeps the silhouette (O(n^2)) affordable for themes of many thousand comments
+        sample = min(n, 2000)
+        score = (
+            silhouette_score(x, labels, sample_size=sample, random_state=seed)
+            if len(set(labels)) > 1
+            else -1.0
+        )
+        if score > best_score:
+            best, best_score = labels, score
+    # relabel by size, largest first, so point 1 is the most raised
+    sizes = Counter(best.tolist())
+    order = {c: i for i, (c, _) in enumerate(sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])))}
+    return np.array([order[c] for c in best], dtype=int)
+
+
+def rank_phrases(phrases: Sequence[set[str]], labels: np.ndarray, top: int = 5) -> list[list[str]]:
+    """Each cluster's most distinctive phrases: share of its comments using the phrase times
+    log(1 + mean cluster size / comments using it anywhere), doubled for multi-word phrases (they
+    read as a point, single words rarely do); only phrases two comments share."""
+    k = int(labels.max()) + 1 if len(labels) else 0
+    overall = Counter(p for ps in phrases for p in ps)
+    avg = len(labels) / max(k, 1)
+    out: list[list[str]] = []
+    for c in range(k):
+        members = [phrases[i] for i in np.flatnonzero(labels == c)]
+        counts = Counter(p for ps in members for p in ps)
+        shared = {p: n for p, n in counts.items() if n >= 2 or len(members) <= 2} or dict(counts)
+
+        size = len(members)
+
+        def score(item: tuple[str, int], size: int = size) -> tuple[float, str]:
+            p, n = item
+            bonus = MULTI_WORD_BONUS if " " in p else 1.0
+            return (bonus * n / size * math.log(1 + avg / overall[p]), p)
+
+        ranked = sorted(shared.items(), key=score, reverse=True)
+        chosen: list[str] = []
+        for (
+            p,
+            _,
+        ) in ranked:  # skip phrases contained in one already chosen ("crime" in "knife crime")
+            if not any(p in q or q in p for q in chosen):
+                chosen.append(p)
+            if len(chosen) == top:
+                break
+        out.append(chosen)
+    return out
+
+
+def label_of(phrases: Sequence[str]) -> str:
+    """A readable label from the top phrases: the first two, capitalised."""
+    if not phrases:
+        return "Other comments"
+    text = "; ".join(phrases[:2])
+    return text[0].upper() + text[1:]
+
+
+def _quotes(
+    rows: np.ndarray,
+    x: np.ndarray | None,
+    texts: pd.Series,
+    flagged: np.ndarray,
+    ids: pd.Series,
+    banned: set[str],
+    qcfg: QuoteConfig,
+    n: int,
+) -> list[tuple[str, str]]:
+    """Up to n (id, quote) pairs, nearest the cluster centre first, skipping unsafe or banned ones."""
+    if x is not None:
+        centre = x[rows].mean(axis=0)
+        order = rows[np.argsort(-(x[rows] @ centre), kind="stable")]
+    else:
+        order = rows
+    out: list[tuple[str, str]] = []
+    for i in order:
+        if ids.iloc[i] in banned:
+            continue
+        prepared = _prepare(str(texts.iloc[i]), bool(flagged[i]), qcfg)
+        if prepared is not None:
+            out.append((str(ids.iloc[i]), prepared[0]))
+        if len(out) == n:
+            break
+    return out
+
+
+def _unit(embeddings: np.ndarray | None, n: int) -> np.ndarray | None:
+    if embeddings is None:
+        return None
+    x = np.asarray(embeddings, dtype=np.float32)[:n]
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def key_points(
+    frame: pd.DataFrame,
+    order: Sequence[str],
+    embeddings: np.ndarray | None,
+    qcfg: QuoteConfig,
+    *,
+    banned: set[str] | frozenset[str] = frozenset(),
+    seed: int = 42,
+) -> pd.DataFrame:
+    """One row per key point (KP_COLUMNS): every substantive comment coded to a theme is in exactly
+    one of that theme's points. `frame` has hand labels applied; `embeddings` row-aligned with it
+    (None: one point per theme)."""
+    sub = frame["substantive"].to_numpy(bool)
+    x = _unit(embeddings, len(frame))
+    flagged = _flagged(frame, qcfg.personal_data_column)
+    ids = frame["id"].astype(str)
+    coded = sub & frame[[code_col(t) for t in order]].to_numpy().any(axis=1)
+    phrase_rows = np.flatnonzero(coded)
+    phrases = dict(
+        zip(phrase_rows, noun_phrases(frame["text"].iloc[phrase_rows].tolist()), strict=True)
+    )
+    records = []
+    for t in order:
+        rows = np.flatnonzero(sub & frame[code_col(t)].to_numpy().astype(bool))
+        if not len(rows):
+            continue
+        ks = choose_k(len(rows)) if x is not None else (1,)
+        labels = cluster(x[rows], ks, seed) if x is not None else np.zeros(len(rows), dtype=int)
+        ranked = rank_phrases([phrases[i] for i in rows], labels)
+        used: set[str] = set()
+        for c, top in enumerate(ranked):
+            label = label_of(top)
+            if label in used:  # two points led by the same phrase: name this one by its others
+                label = label_of([p for p in top[1:] if p not in label.lower()] or top)
+            if label in used:
+                label = f"{label} (other comments)"
+            used.add(label)
+            members = rows[labels == c]
+            quote = _quotes(members, x, frame["text"], flagged, ids, set(banned), qcfg, 1)
+            records.append(
+                {
+                    "theme_id": t,
+                    "point": c + 1,
+                    "label": label,
+                    "n": len(members),
+                    "keyphrases": top,
+                    "quote": quote[0][1] if quote else "",
+                    "quote_id": quote[0][0] if quote else "",
+                    "ids": ids.iloc[members].tolist(),
+                }
+            )
+    return pd.DataFrame(records, columns=KP_COLUMNS)
+
+
+def draft_paragraph(points: pd.DataFrame, theme_name: str = "") -> str:
+    """'Comments most often raised X (n), then Y (n) and Z (n).' from a theme's key points."""
+    if points.empty:
+        return ""
+    parts = [
+        f"{r.label[0].lower() + r.label[1:]} ({r.n})"
+        for r in points.sort_values(["n", "point"], ascending=[False, True]).itertuples()
+    ]
+    head = (
+        f"Comments on {theme_name.lower()} most often raised"
+        if theme_name
+        else ("Comments most often raised")
+    )
+    if len(parts) == 1:
+        return f"{head} {parts[0]}."
+    rest = parts[1:4]
+    tail = rest[0] if len(rest) == 1 else ", ".join(rest[:-1]) + f" and {rest[-1]}"
+    more = f"; {len(parts) - 4} smaller points besides" if len(parts) > 4 else ""
+    return f"{head} {parts[0]}, then {tail}{more}."
+
+
+def drafts(points: pd.DataFrame, names: dict[str, str]) -> dict[str, str]:
+    """Theme id -> draft paragraph, for every theme with key points."""
+    return {
+        t: draft_paragraph(g, names.get(t, "")) for t, g in points.groupby("theme_id", sort=False)
+    }
+
+
+def emerging(
+    frame: pd.DataFrame,
+    theme_ids: Sequence[str],
+    embeddings: np.ndarray | None,
+    qcfg: QuoteConfig,
+    *,
+    banned: set[str] | frozenset[str] = frozenset(),
+    seed: int = 42,
+    min_share: float = 0.02,
+    min_size: int = 5,
+    n_quotes: int = 3,
+) -> pd.DataFrame:
+    """Clusters of substantive comments coded to no theme, of at least max(min_size, min_share of
+    the substantive comments), largest first (EM_COLUMNS); empty without embeddings."""
+    sub = frame["substantive"].to_numpy(bool)
+    uncoded = sub & ~frame[[code_col(t) for t in theme_ids]].to_numpy().any(axis=1)
+    rows = np.flatnonzero(uncoded)
+    floor = max(min_size, math.ceil(min_share * int(sub.sum())))
+    x = _unit(embeddings, len(frame))
+    if x is None or len(rows) < floor:
+        return pd.DataFrame(columns=EM_COLUMNS)
+    hi = max(2, min(12, len(rows) // floor))
+    labels = cluster(x[rows], tuple(range(2, hi + 1)) if hi > 2 else (2,), seed)
+    phrases = noun_phrases(frame["text"].iloc[rows].tolist())
+    ranked = rank_phrases(phrases, labels)
+    flagged = _flagged(frame, qcfg.personal_data_column)
+    ids = frame["id"].astype(str)
+    records = []
+    for c, top in enumerate(ranked):
+        members = rows[labels == c]
+        if len(members) < floor:
+            continue
+        quotes = _quotes(members, x, frame["text"], flagged, ids, set(banned), qcfg, n_quotes)
+        records.append(
+            {
+                "cluster": len(records) + 1,
+                "label": label_of(top),
+                "n": len(members),
+                "keyphrases": top,
+                "quotes": [q for _, q in quotes],
+                "ids": ids.iloc[members].tolist(),
+            }
+        )
+    return pd.DataFrame(records, columns=EM_COLUMNS)
+
+
+def emerging_json(table: pd.DataFrame, n_examples: int = 10) -> list[dict]:
+    """reports/emerging.json: what `codebook promote` reads (no comment text, only ids)."""
+    return [
+        {
+            "cluster": int(r.cluster),
+            "label": r.label,
+            "size": int(r.n),
+            "keyphrases": list(r.keyphrases),
+            "example_ids": list(r.ids)[:n_examples],
+        }
+        for r in table.itertuples()
+    ]
+
+
+def slug_of(label: str) -> str:
+    """A theme id from a label: lower-case words joined by underscores, at most five."""
+    words = re.findall(r"[a-z0-9]+", label.lower())
+    return "_".join(words[:5]) or "new_theme"
