@@ -149,20 +149,6 @@ class FileRead:
     notes: list[str]
 
 
-def read_comments(
-    path: str | Path,
-    columns: Mapping[str, str] | None = None,
-    sheet: str | None = None,
-    on_bad_rows: str = "error",
-    header_row: int | None = None,
-    keep: Sequence[str] | None = None,
-    encoding: str | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
-    """One file -> (valid rows, rejected rows with reasons, encoding used)."""
-    read = read_file(path, columns, sheet, on_bad_rows, header_row, keep, encoding)
-    return read.good, read.rejected, read.encoding
-
-
 def _remove_controls(frame: pd.DataFrame) -> tuple[dict[str, list[int]], int]:
     """Remove control characters from every column but the text, in place.
 

@@ -18,7 +18,7 @@ import pytest
 from openpyxl import Workbook
 
 from pipeline.errors import InputError, YousaidError
-from pipeline.ingest import ingest, normalise_text, read_comments
+from pipeline.ingest import ingest, normalise_text, read_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -561,10 +561,10 @@ def test_several_file_types_together(tmp_path):
     assert set(result.encodings) == {str(a), str(b), str(c)}
 
 
-def test_read_comments_returns_encoding(tmp_path):
+def test_read_file_returns_encoding(tmp_path):
     path = write_csv(tmp_path / "a.csv", "id,text\n1,Drugs\n")
-    good, bad, encoding = read_comments(path)
-    assert list(good["id"]) == ["1"] and bad.empty and encoding == "utf-8"
+    read = read_file(path)
+    assert list(read.good["id"]) == ["1"] and read.rejected.empty and read.encoding == "utf-8"
 
 
 # --- text normalisation -----------------------------------------------------------------------

@@ -151,15 +151,11 @@ def _yaml_mapping(path: Path) -> dict:
     return data
 
 
-def read_responses(path: str | Path | None, codebook: Codebook) -> dict[str, str]:
-    """`responses: {theme_id: text}`: what the final plan did about each theme ("we did")."""
-    if path is None or not Path(path).exists():
-        log.warning("no responses file at %s: every theme shows 'response pending'", path)
-        return {}
-    path = Path(path)
-    raw = _yaml_mapping(path).get("responses") or {}
+def _theme_texts(path: Path, key: str, codebook: Codebook) -> dict[str, str]:
+    """`key: {theme_id: text}` from an analyst's YAML file, every id checked against the codebook."""
+    raw = _yaml_mapping(path).get(key) or {}
     if not isinstance(raw, dict):
-        raise InputError(str(path), "'responses:' must map theme ids to text")
+        raise InputError(str(path), f"'{key}:' must map theme ids to text")
     out = {}
     for tid, text in raw.items():
         if str(tid) not in codebook.by_id:
@@ -169,25 +165,21 @@ def read_responses(path: str | Path | None, codebook: Codebook) -> dict[str, str
         if text is not None and str(text).strip():
             out[str(tid)] = " ".join(str(text).split())
     return out
+
+
+def read_responses(path: str | Path | None, codebook: Codebook) -> dict[str, str]:
+    """`responses: {theme_id: text}`: what the final plan did about each theme ("we did")."""
+    if path is None or not Path(path).exists():
+        log.warning("no responses file at %s: every theme shows 'response pending'", path)
+        return {}
+    return _theme_texts(Path(path), "responses", codebook)
 
 
 def read_summaries(path: str | Path | None, codebook: Codebook) -> dict[str, str]:
     """`summaries: {theme_id: text}`: the analyst's "you said" paragraph, replacing the draft."""
     if path is None or not Path(path).exists():
         return {}
-    path = Path(path)
-    raw = _yaml_mapping(path).get("summaries") or {}
-    if not isinstance(raw, dict):
-        raise InputError(str(path), "'summaries:' must map theme ids to text")
-    out = {}
-    for tid, text in raw.items():
-        if str(tid) not in codebook.by_id:
-            raise InputError(
-                str(path), f"'{tid}' is not a theme id in {codebook.path or 'the codebook'}"
-            )
-        if text is not None and str(text).strip():
-            out[str(tid)] = " ".join(str(text).split())
-    return out
+    return _theme_texts(Path(path), "summaries", codebook)
 
 
 @dataclass
