@@ -27,13 +27,15 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from docsection import write_section  # noqa: E402
+
 from pipeline.classify import ThemeClassifier, multilabel_metrics  # noqa: E402
 from pipeline.codebook import load_codebook  # noqa: E402
 from pipeline.embed import embed_texts  # noqa: E402
 from pipeline.labelled import label_matrix, read_labelled  # noqa: E402
 from pipeline.select import choose_next, theme_vectors, zero_shot_scores  # noqa: E402
 
-MARK_START, MARK_END = "<!-- classifier-benchmark:start -->", "<!-- classifier-benchmark:end -->"
+SECTION = "classifier-benchmark"  # its markers in docs/benchmarks.md
 
 
 def baseline(train_texts, Y_train, test_texts) -> np.ndarray:
@@ -119,24 +121,6 @@ def plot_curve(curve: pd.DataFrame, path: Path, baseline_micro: float) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def write_section(doc: Path, body: str) -> None:
-    text = (
-        doc.read_text(encoding="utf-8")
-        if doc.exists()
-        else "# Benchmarks\n\nMeasured on this project's 2-core, 24 GiB machine.\n"
-    )
-    section = f"{MARK_START}\n{body.rstrip()}\n{MARK_END}"
-    if MARK_START in text and MARK_END in text:
-        before, rest = text.split(MARK_START, 1)
-        after = rest.split(MARK_END, 1)[1]
-        text = before + section + after
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    tmp = doc.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(doc)
 
 
 def main() -> int:
@@ -269,7 +253,7 @@ def main() -> int:
         for r in curve.itertuples()
     ]
     lines += ["", "![learning curve](learning_curve.png)", ""]
-    write_section(args.doc, "\n".join(lines))
+    write_section(args.doc, SECTION, "\n".join(lines))
     (args.doc.parent / "benchmark_classifier.json").write_text(
         json.dumps(
             {

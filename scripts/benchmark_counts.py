@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchmark import fit_predict  # noqa: E402
+from docsection import write_section  # noqa: E402
 
 from pipeline.classify import multilabel_metrics  # noqa: E402
 from pipeline.codebook import Codebook, load_codebook  # noqa: E402
@@ -45,7 +46,7 @@ from pipeline.report.estimate import estimate_total, indicative_only, reliabilit
 from pipeline.select import choose_next, theme_vectors, zero_shot_scores  # noqa: E402
 
 HEADING = "## Counts: coverage of the intervals"
-MARK_START, MARK_END = "<!-- counts-coverage:start -->", "<!-- counts-coverage:end -->"
+SECTION = "counts-coverage"  # its markers in docs/benchmarks.md
 LEVEL = 0.90
 # name -> keyword arguments of estimate_total: the default first, then what it is made of
 VARIANTS: dict[str, dict] = {
@@ -62,32 +63,6 @@ SCENARIOS = {
     "chosen": "classifier trained on {chosen} labels chosen by `label next` (zero-shot scores, "
     "then uncertainty): not a random sample",
 }
-
-
-def write_section(doc: Path, body: str) -> None:
-    """Replace this benchmark's section of the doc (between its markers, else under its heading,
-    else appended), leaving every other section alone; written atomically."""
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    section = f"{MARK_START}\n{body.rstrip()}\n{MARK_END}"
-    if MARK_START in text and MARK_END in text:
-        before, rest = text.split(MARK_START, 1)
-        new = before + section + rest.split(MARK_END, 1)[1]
-    else:
-        lines = text.splitlines()
-        start = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
-        if start is None:
-            new = text.rstrip() + "\n\n" + section + "\n"
-        else:  # an unmarked copy of the section: it runs to the next `## ` or marker
-            end = next(
-                (i for i in range(start + 1, len(lines)) if lines[i].startswith(("## ", "<!-- "))),
-                len(lines),
-            )
-            tail = "\n".join(lines[end:]).strip()
-            new = "\n".join(lines[:start]).rstrip() + "\n\n" + section + "\n"
-            new += ("\n" + tail + "\n") if tail else ""
-    tmp = doc.with_suffix(".md.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    tmp.replace(doc)
 
 
 def today_frame(
@@ -390,7 +365,7 @@ def main() -> int:
         "",
     ]
     args.doc.parent.mkdir(parents=True, exist_ok=True)
-    write_section(args.doc, "\n".join(lines))
+    write_section(args.doc, SECTION, "\n".join(lines), heading=HEADING)
     out = {
         "level": LEVEL,
         "draws": args.draws,

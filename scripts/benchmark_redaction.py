@@ -27,11 +27,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from docsection import write_section  # noqa: E402
+
 from pipeline.privacy.evaluate import load_sentences, score  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "redaction"
 DEMO = ROOT / "examples" / "policing" / "export" / "comments.csv"
-MARK_START, MARK_END = "<!-- redaction:start -->", "<!-- redaction:end -->"
+SECTION = "redaction"  # its markers in docs/benchmarks.md
 RECALL_TARGET, LOOKALIKE_TARGET = 0.95, 0.05
 # Recorded by hand: the held-out split was run once when the dev split first passed, before the
 # last changes (place names, part-of-speech checks, a few list entries prompted by the demo
@@ -221,25 +223,6 @@ def render(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(doc: Path, body: str) -> None:
-    """Replace the redaction section (between its markers, or an unmarked '## Redaction')."""
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    section = f"{MARK_START}\n{body.rstrip()}\n{MARK_END}"
-    if MARK_START in text and MARK_END in text:
-        before, rest = text.split(MARK_START, 1)
-        text = before + section + rest.split(MARK_END, 1)[1]
-    elif "\n## Redaction\n" in text:
-        before, rest = text.split("\n## Redaction\n", 1)
-        nxt = rest.find("\n## ")
-        after = rest[nxt:] if nxt >= 0 else "\n"
-        text = before + "\n" + section + "\n" + after
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    tmp = doc.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(doc)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -249,7 +232,7 @@ def main() -> int:
     tmp = args.json.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(args.json)
-    write_section(args.doc, render(report))
+    write_section(args.doc, SECTION, render(report), heading="## Redaction")
     held = report["sets"]["heldout"]
     print(
         f"held-out recall {held['recall']:.1%} ({held['caught']}/{held['items']}), look-alikes "

@@ -41,10 +41,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from docsection import write_section  # noqa: E402
+
 from pipeline.workspace import QuestionPaths  # noqa: E402
 
 YOUSAID = ROOT / ".venv" / "bin" / "yousaid"
-MARK_START, MARK_END = "<!-- scale:start -->", "<!-- scale:end -->"
+SECTION = "scale"  # its markers in docs/benchmarks.md
 STAGES = ("ingest", "embed", "code", "report")
 QUESTION = "fft"  # the one question of each benchmark workspace
 PLACEHOLDERS = {"did not answer"}  # the NHS export's marker for a skipped question
@@ -432,21 +434,6 @@ def section(results: dict[str, dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(doc: Path, body: str) -> None:
-    text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n"
-    block = f"{MARK_START}\n{body.rstrip()}\n{MARK_END}"
-    if MARK_START in text and MARK_END in text:
-        before, rest = text.split(MARK_START, 1)
-        text = before + block + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    with tempfile.NamedTemporaryFile(
-        "w", dir=doc.parent, delete=False, suffix=".tmp", encoding="utf-8"
-    ) as fh:
-        fh.write(text)
-    os.replace(fh.name, doc)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -485,7 +472,7 @@ def main() -> int:
                 json.dumps(stored, indent=1) + "\n", encoding="utf-8"
             )
         plot(stored["results"], args.docs / "scale.png", stored.get("fast_results"))
-        write_section(args.docs / "benchmarks.md", section(stored["results"], meta))
+        write_section(args.docs / "benchmarks.md", SECTION, section(stored["results"], meta))
         return 0
     root = args.work or Path(tempfile.mkdtemp(prefix="yousaid-scale-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -525,7 +512,7 @@ def main() -> int:
     )
     if results["results"]:
         plot(results["results"], args.docs / "scale.png", results["fast_results"])
-        write_section(args.docs / "benchmarks.md", section(results["results"], meta))
+        write_section(args.docs / "benchmarks.md", SECTION, section(results["results"], meta))
     if args.work is None:
         shutil.rmtree(root, ignore_errors=True)
     print(args.docs / "benchmarks.md", file=sys.stderr)

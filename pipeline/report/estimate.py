@@ -153,6 +153,20 @@ def recalibrate(prob: np.ndarray, mean: float) -> np.ndarray:
     return special.expit(logit + optimize.brentq(gap, lo, hi, xtol=1e-6))
 
 
+def _bounded(
+    point: float, se: float, q: float, bounds: tuple[float, float], **fields
+) -> TotalEstimate:
+    """Estimate and interval point -/+ q se, each clipped to what the total could possibly be."""
+    lo, hi = bounds
+    return TotalEstimate(
+        estimate=float(np.clip(point, lo, hi)),
+        low=float(np.clip(point - q * se, lo, hi)),
+        high=float(np.clip(point + q * se, lo, hi)),
+        se=se,
+        **fields,
+    )
+
+
 def estimate_total(
     prob: np.ndarray | pd.Series,
     label: np.ndarray | pd.Series,
@@ -206,11 +220,11 @@ def estimate_total(
         var = float(np.sum(au**2 * fu * (1 - fu)))
         se = float(np.sqrt(var))
         q = _quantile(level, 0, "z")
-        return TotalEstimate(
-            estimate=float(np.clip(point, floor_total, ceil_total)),
-            low=float(np.clip(point - q * se, floor_total, ceil_total)),
-            high=float(np.clip(point + q * se, floor_total, ceil_total)),
-            se=se,
+        return _bounded(
+            point,
+            se,
+            q,
+            (floor_total, ceil_total),
             n_audit=n,
             n_audit_in_group=int(g[in_audit].sum()),
             known=known,
@@ -244,11 +258,11 @@ def estimate_total(
     var = n_rest**2 * (1 - n / n_rest) * s2 / n
     se = float(np.sqrt(max(var, 0.0)))
     q = _quantile(level, n - 1, interval)
-    return TotalEstimate(
-        estimate=float(np.clip(point, floor_total, ceil_total)),
-        low=float(np.clip(point - q * se, floor_total, ceil_total)),
-        high=float(np.clip(point + q * se, floor_total, ceil_total)),
-        se=se,
+    return _bounded(
+        point,
+        se,
+        q,
+        (floor_total, ceil_total),
         n_audit=n,
         n_audit_in_group=int(g[in_audit].sum()),
         known=known,
