@@ -82,11 +82,14 @@ def init(
     header_row: Annotated[
         int | None, typer.Option(help="Row of the column names (default: found below titles).")
     ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="The export's encoding (default: utf-8, else cp1252).")
+    ] = None,
 ) -> None:
     """Create a consultation workspace from an export; print the guesses."""
     from pipeline.stages.init import init as create
 
-    guessed, written = create(folder, export, sheet, header_row)
+    guessed, written = create(folder, export, sheet, header_row, encoding)
     for line in guessed:
         say(f"guessed {line}")
     for path in written:

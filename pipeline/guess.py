@@ -85,8 +85,12 @@ def _profile(values: pd.Series) -> dict[str, float]:
 
 
 def is_free_text(p: dict[str, float]) -> bool:
-    """Mostly long, varied text: what people wrote, not a category they ticked."""
-    return p["words"] >= 4 and p["unique"] >= 0.6 and p["email"] < 0.5 and p["numeric"] < 0.5
+    """Mostly long, varied text: what people wrote, not a category they ticked.
+
+    Long answers count even when many repeat: campaign responses copy one text hundreds of times.
+    """
+    varied = p["unique"] >= 0.6 or (p["words"] >= 8 and p["n_unique"] >= 10)
+    return p["words"] >= 4 and varied and p["email"] < 0.5 and p["numeric"] < 0.5
 
 
 def _question(column: str, taken: set[str]) -> dict[str, str]:
@@ -109,7 +113,13 @@ def guess_layout(frame: pd.DataFrame, title: str) -> Guess:
     complete = [c for c, p in profiles.items() if p["filled"] == 1 and p["unique"] == 1]
     named = [c for c in complete if _ID_NAME.search(c)]
     short = [c for c in complete if profiles[c]["words"] <= 2]
-    guess.id_column = (named or short or [None])[0]
+    # an id-named column with a few gaps or repeats is still the id: ingest names the bad rows
+    nearly = [
+        c
+        for c, p in profiles.items()
+        if _ID_NAME.search(c) and p["filled"] >= 0.95 and p["unique"] >= 0.95 and p["words"] <= 2
+    ]
+    guess.id_column = (named or short or nearly or [None])[0]
     weights = [
         c
         for c, p in profiles.items()

@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import logging
+import math
 import os
 import re
 import tempfile
@@ -42,7 +43,8 @@ _UTF8_CHAR = re.compile(
     rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
 )
 _ENCODING_HINT = (
-    "set settings.ingest.encoding in consultation.yaml (or `yousaid ingest --encoding`)"
+    "set settings.ingest.encoding in consultation.yaml (or `yousaid ingest --encoding`; "
+    "`yousaid init --encoding` for a new workspace)"
 )
 
 
@@ -202,11 +204,11 @@ def _header_at(
     where: str,
 ) -> int:
     """Index of the header: the given row; else the first row holding every expected column;
-    else the first row with at least two filled cells.
+    else the first row filling at least three quarters of the table's width (and two cells).
 
     Why: exports often carry a title row ("Responses exported 14/09/2026") or blank lines above
-    the header, and a title can fill two cells; a one-column table has its header on the first
-    non-blank row.
+    the header, and a title can fill two cells; a header names (nearly) every column; a
+    one-column table has its header on the first non-blank row.
     """
     if header_row is not None:
         if header_row > len(filled) or not filled[header_row - 1]:
@@ -215,7 +217,8 @@ def _header_at(
             )
         return header_row - 1
     width = max(filled)
-    first = next(i for i, n in enumerate(filled) if n >= min(2, width))
+    enough = min(width, max(2, math.ceil(0.75 * width)))
+    first = next(i for i, n in enumerate(filled) if n >= enough)
     if not expect:
         return first
     wanted = {_key(name): name for name in expect}

@@ -765,11 +765,11 @@ def test_expected_columns_not_found(tmp_path):
     text = "Consultation,export\nRespondent,Answer,Borough\nR-1,More patrols,Brent\n"
     path = write_csv(tmp_path / "x.csv", text)
     err = error_of([path], columns={"Respondent ID": "id", "Q5 What is missing": "text"})
-    message = assert_one_line(err, "x.csv", 1, None)
-    assert message == (
-        f"{path}, row 1: columns 'Respondent ID', 'Q5 What is missing' not found (looked for a "
+    message = assert_one_line(err, "x.csv", 2, None)
+    assert message == (  # the closest is the real header below the two-cell title
+        f"{path}, row 2: columns 'Respondent ID', 'Q5 What is missing' not found (looked for a "
         "header row with 'Respondent ID', 'Q5 What is missing' in rows 1-3, read as "
-        "comma-separated; the closest, row 1, has: Consultation, export)"
+        "comma-separated; the closest, row 2, has: Respondent, Answer, Borough)"
     )
     wb = Workbook()
     wb.active.title = "Responses"

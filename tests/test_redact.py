@@ -224,3 +224,17 @@ def test_quotes_use_the_allow_list_and_show_only_categories():
     quote, found = _prepare(text, False, QuoteConfig())
     assert quote.startswith("[name] from") and found == ("name",)
     assert _prepare(text, False, QuoteConfig(redaction_allow=("Janet Oduya",)))[0] == text
+
+
+def test_phone_numbers_read_out_in_words():
+    from pipeline.privacy import redact
+
+    said = "ring me on oh seven seven double-oh 900 321 after six"
+    assert redact(said).text == "ring me on [phone] after six"
+    assert redact("it's oh two oh, seven nine four six, triple-one two").text == "it's [phone]"
+    for kept in (
+        "one two three four five six seven eight were arrested",  # not a UK number
+        "the score was nine one one at half time",
+        "Crimestoppers: oh eight hundred 555 111",  # a service number, however it is said
+    ):
+        assert redact(kept).text == kept

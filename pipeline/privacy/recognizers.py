@@ -35,6 +35,7 @@ from pipeline.privacy.entities import (
     PHONE,
     URL,
 )
+from pipeline.privacy.phones import SPOKEN_ITEM, phone_digits, uk_number
 
 import_presidio()  # before presidio itself: see engine.import_presidio
 
@@ -200,6 +201,13 @@ PHONE_RULES = [
     ),
     # spelt out digit by digit ("0 7 7 0 0 9 0 0 1 2 3"), or with dots
     _rule(PHONE, r"(?<![\w+])(?:\+\s?4\s?4|0)(?:[\s.\-]?\d){9,10}(?![\w])", 0.6),
+    # read out in words ("oh seven seven double-oh 900 321"): kept when it reads as a UK number
+    _rule(
+        PHONE,
+        rf"(?<!\w){SPOKEN_ITEM}(?:[\s,.\-]+{SPOKEN_ITEM}){{5,}}(?!\w)",
+        0.7,
+        keep=lambda m: uk_number(phone_digits(m.group())),
+    ),
 ]
 
 # ------------------------------------------------------------------ NI numbers (dashes too)

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from pipeline.privacy import lexicon as lx
 from pipeline.privacy.entities import CATEGORIES
+from pipeline.privacy.phones import phone_digits
 
 MARKERS = {category: f"[{category}]" for category in CATEGORIES.values()}
 _PRIORITY = {category: i for i, category in enumerate(CATEGORIES.values())}  # ties: earlier wins
@@ -69,7 +70,7 @@ def _allowed_spans(text: str, allow: tuple[str, ...]) -> list[tuple[int, int]]:
 
 
 def _organisation_number(number: str) -> bool:
-    digits = re.sub(r"\D", "", number)
+    digits = phone_digits(number)
     if digits.startswith("44"):
         national = digits[2:].removeprefix("0")
     else:

@@ -51,13 +51,19 @@ GITIGNORE = """\
 
 
 def _title(preamble: list[str], export: Path) -> str:
+    """The title rows above the header ("Northbridge Council", "Budget survey 2027"), joined."""
     if preamble:
-        return re.sub(r"\s+", " ", preamble[0]).strip()
+        return re.sub(r"\s+", " ", " - ".join(preamble[:3])).strip()
     return export.stem.replace("_", " ").replace("-", " ").strip().capitalize()
 
 
 def render_config(
-    guess: Guess, name: str, files: list[str], sheet: str | None, header_row: int
+    guess: Guess,
+    name: str,
+    files: list[str],
+    sheet: str | None,
+    header_row: int,
+    encoding: str | None = None,
 ) -> str:
     """consultation.yaml text: the guesses, with comments saying what to check."""
     body = {
@@ -71,7 +77,7 @@ def render_config(
         "display_names": guess.display_names,
         "redaction_allow": [],
         "redaction_patterns": {},
-        "settings": {},
+        "settings": {"ingest": {"encoding": encoding}} if encoding else {},
     }
     text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=100)
     ignored = ", ".join(guess.ignored) or "none"
@@ -109,10 +115,14 @@ def _write_new(path: Path, text: str) -> bool:
 
 
 def init(
-    root: Path, export: Path, sheet: str | None = None, header_row: int | None = None
+    root: Path,
+    export: Path,
+    sheet: str | None = None,
+    header_row: int | None = None,
+    encoding: str | None = None,
 ) -> tuple[list[str], list[Path]]:
     """Create (or complete) a workspace; returns (what was guessed, files written)."""
-    raw = read_raw(export, sheet=sheet, header_row=header_row)
+    raw = read_raw(export, sheet=sheet, header_row=header_row, encoding=encoding)
     if raw.frame.empty:
         raise YousaidError(f"{export}: the export has a header but no data rows")
     guess = guess_layout(raw.frame, _title(raw.preamble, export))
@@ -139,7 +149,12 @@ def init(
         )
     config = root / CONFIG
     text = render_config(
-        guess, slug(root.resolve().name, 3), [f"export/{export.name}"], sheet, raw.header_row
+        guess,
+        slug(root.resolve().name, 3),
+        [f"export/{export.name}"],
+        sheet,
+        raw.header_row,
+        encoding,
     )
     if _write_new(config, text):
         written.append(config)
