@@ -115,6 +115,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         threshold_shrinkage: float = 20.0,
         random_state: int = 42,
         progress: bool = True,
+        embedding_model: str | None = "all-MiniLM-L6-v2",
     ) -> None:
         self.C_text = C_text
         self.C_embedding = C_embedding
@@ -123,6 +124,30 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.threshold_shrinkage = threshold_shrinkage
         self.random_state = random_state
         self.progress = progress
+        self.embedding_model = embedding_model
+
+    def _embeddings(self, texts: list[str], embeddings) -> np.ndarray:
+        """The rows given, checked against the texts, or computed with `embedding_model`."""
+        if embeddings is None:
+            if not self.embedding_model:
+                raise ValueError(
+                    "embeddings=None and no embedding_model to compute them: pass one embedding "
+                    "row per text, or set embedding_model"
+                )
+            from pipeline.embed import embed_texts
+
+            return embed_texts(texts, self.embedding_model, progress=self.progress)[0]
+        E = np.asarray(embeddings, dtype=np.float32)
+        if E.ndim != 2 or len(E) != len(texts):
+            raise ValueError(
+                f"embeddings must have one row per text: got shape {E.shape} for {len(texts)} texts"
+            )
+        expected = getattr(self, "embedding_dim_", E.shape[1])
+        if E.shape[1] != expected:
+            raise ValueError(
+                f"embeddings have {E.shape[1]} columns but the model was fitted on {expected}"
+            )
+        return E
 
     # -- base models -------------------------------------------------------------------------
     def _fit_base(self, texts: list[str], E: np.ndarray, Y: np.ndarray):
@@ -148,7 +173,11 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, texts, Y, embeddings=None):
         texts = [str(t) for t in texts]
         Y = np.asarray(Y, dtype=np.int8)
-        E = np.asarray(embeddings, dtype=np.float32)
+        if Y.ndim != 2 or len(Y) != len(texts):
+            raise ValueError(f"Y must have one row per text: got shape {Y.shape}, {len(texts)} texts")
+        self.__dict__.pop("embedding_dim_", None)
+        E = self._embeddings(texts, embeddings)
+        self.embedding_dim_ = E.shape[1]
         n, k = Y.shape
         positives = Y.sum(axis=0)
         self.trained_ = positives >= self.min_positives
@@ -189,7 +218,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, texts, embeddings=None) -> np.ndarray:
         texts = [str(t) for t in texts]
         P = self.calibrator_.transform(
-            self._score_base(self.base_, texts, np.asarray(embeddings, dtype=np.float32))
+            self._score_base(self.base_, texts, self._embeddings(texts, embeddings))
         )
         P[:, ~self.trained_] = 0.0
         return P

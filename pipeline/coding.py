@@ -77,7 +77,7 @@ def train(
     if zero:
         log.warning("no labelled examples for: %s (they will not be coded)", ", ".join(zero))
     E, _ = embed_texts(frame["text"].tolist(), embedding_model, cache_dir=cache_dir)
-    clf = ThemeClassifier(random_state=seed, **settings)
+    clf = ThemeClassifier(random_state=seed, embedding_model=embedding_model, **settings)
     clf.fit(
         shareable_texts(frame["text"].tolist(), redaction_allow, redaction_patterns),
         Y,

@@ -273,3 +273,41 @@ def test_next_to_label_leaves_out_labelled_and_excluded(demo_run, codebook):
     ids = comments.iloc[again]["id"]
     labelled = set(read_labelled(demo_run["labelled"], codebook)["id"])
     assert len(again) == 20 and not ids.isin(waiting).any() and not ids.isin(labelled).any()
+
+
+def _tiny_training_set():
+    texts = [f"{w} comment number {i}" for i in range(12) for w in ("bus", "park")]
+    Y = np.array([[1, 0] if t.startswith("bus") else [0, 1] for t in texts], dtype=np.int8)
+    return texts, Y
+
+
+def test_sklearn_contract_clone_and_params():
+    from sklearn.base import clone
+
+    clf = ThemeClassifier(C_text=2.0, cv=3, random_state=7, progress=False)
+    twin = clone(clf)
+    assert twin.get_params() == clf.get_params()
+    assert twin.get_params()["random_state"] == 7
+    assert "embedding_model" in clf.get_params()
+    assert clone(clf).set_params(C_text=8.0).C_text == 8.0
+
+
+def test_missing_embeddings_are_computed(embedding_model):
+    texts, Y = _tiny_training_set()
+    clf = ThemeClassifier(cv=2, progress=False).fit(texts, Y)
+    P = clf.predict_proba(["the bus was late again", "the park needs benches"])
+    assert P.shape == (2, 2)
+    assert P[0, 0] > P[0, 1] and P[1, 1] > P[1, 0]
+
+
+def test_missing_embeddings_refused_without_model():
+    texts, Y = _tiny_training_set()
+    with pytest.raises(ValueError, match="embeddings=None and no embedding_model"):
+        ThemeClassifier(embedding_model=None, progress=False).fit(texts, Y)
+    with pytest.raises(ValueError, match="one row per text"):
+        ThemeClassifier(progress=False).fit(texts, Y, embeddings=np.zeros((3, 4)))
+    clf = ThemeClassifier(cv=2, progress=False).fit(
+        texts, Y, embeddings=np.random.default_rng(0).normal(size=(len(texts), 4))
+    )
+    with pytest.raises(ValueError, match="fitted on 4"):
+        clf.predict_proba(texts[:2], embeddings=np.zeros((2, 5)))
