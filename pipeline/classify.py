@@ -174,7 +174,9 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         texts = [str(t) for t in texts]
         Y = np.asarray(Y, dtype=np.int8)
         if Y.ndim != 2 or len(Y) != len(texts):
-            raise ValueError(f"Y must have one row per text: got shape {Y.shape}, {len(texts)} texts")
+            raise ValueError(
+                f"Y must have one row per text: got shape {Y.shape}, {len(texts)} texts"
+            )
         self.__dict__.pop("embedding_dim_", None)
         E = self._embeddings(texts, embeddings)
         self.embedding_dim_ = E.shape[1]
