@@ -116,6 +116,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         random_state: int = 42,
         progress: bool = True,
         embedding_model: str | None = "all-MiniLM-L6-v2",
+        fine_tune_steps: int = 80,
+        fine_tune_layers: int | None = 2,
     ) -> None:
         self.C_text = C_text
         self.C_embedding = C_embedding
@@ -125,6 +127,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.progress = progress
         self.embedding_model = embedding_model
+        self.fine_tune_steps = fine_tune_steps
+        self.fine_tune_layers = fine_tune_layers
 
     def _embeddings(self, texts: list[str], embeddings) -> np.ndarray:
         """The rows given, checked against the texts, or computed with `embedding_model`."""
@@ -142,7 +146,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"embeddings must have one row per text: got shape {E.shape} for {len(texts)} texts"
             )
-        expected = getattr(self, "embedding_dim_", E.shape[1])
+        expected = getattr(self, "embedding_dim_", None) or E.shape[1]
         if E.shape[1] != expected:
             raise ValueError(
                 f"embeddings have {E.shape[1]} columns but the model was fitted on {expected}"
@@ -178,8 +182,10 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 f"Y must have one row per text: got shape {Y.shape}, {len(texts)} texts"
             )
         self.__dict__.pop("embedding_dim_", None)
-        E = self._embeddings(texts, embeddings)
-        self.embedding_dim_ = E.shape[1]
+        tune = self._will_fine_tune()
+        # a tuned encoder makes its own vectors: frozen ones are only checked if given
+        E = None if tune and embeddings is None else self._embeddings(texts, embeddings)
+        self.embedding_dim_ = None if E is None else E.shape[1]
         n, k = Y.shape
         positives = Y.sum(axis=0)
         self.trained_ = positives >= self.min_positives
@@ -187,6 +193,8 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         folds = max(
             2, min(self.cv, int(positives[self.trained_].min()) if self.trained_.any() else 2)
         )
+        if tune:  # every fold tunes its own encoder: an encoder that saw a comment's label
+            folds = 2  # would make its cross-validated score (and the counts) look too good
         oof = np.zeros((n, k))
         splitter = KFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         for train_idx, test_idx in tqdm(
@@ -195,8 +203,19 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             unit="fold",
             disable=not self.progress,
         ):
-            base = self._fit_base([texts[i] for i in train_idx], E[train_idx], Y[train_idx])
-            oof[test_idx] = self._score_base(base, [texts[i] for i in test_idx], E[test_idx])
+            fold_texts = [texts[i] for i in train_idx]
+            held_texts = [texts[i] for i in test_idx]
+            if tune:
+                encoder = self._tune(fold_texts, Y[train_idx])
+                E_fit, E_held = encoder.encode(fold_texts), encoder.encode(held_texts)
+            else:
+                E_fit, E_held = E[train_idx], E[test_idx]
+            base = self._fit_base(fold_texts, E_fit, Y[train_idx])
+            oof[test_idx] = self._score_base(base, held_texts, E_held)
+        self.encoder_ = None
+        if tune:
+            self.encoder_ = self._tune(texts, Y)
+            E = self.encoder_.encode(texts)
         self.calibrator_ = _Calibrator().fit(oof, Y)
         self.oof_proba_ = self.calibrator_.transform(oof)
         self.oof_proba_[:, ~self.trained_] = 0.0
@@ -204,6 +223,30 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.base_ = self._fit_base(texts, E, Y)
         self.cv_folds_ = folds
         return self
+
+    def _will_fine_tune(self) -> bool:
+        if not self.fine_tune_steps or not self.embedding_model:
+            return False  # nothing to tune: the embeddings given are used as they are
+        from pipeline.embed import load_model
+        from pipeline.finetune import can_fine_tune
+
+        if can_fine_tune(load_model(self.embedding_model)):
+            return True
+        log.warning("%s cannot be fine-tuned (not a transformer): frozen", self.embedding_model)
+        return False
+
+    def _tune(self, texts: list[str], Y: np.ndarray):
+        from pipeline.finetune import fine_tune, steps_for
+
+        return fine_tune(
+            self.embedding_model,
+            texts,
+            Y,
+            steps_for(len(texts), self.fine_tune_steps),
+            train_layers=self.fine_tune_layers,
+            seed=self.random_state,
+            progress=self.progress,
+        )
 
     def _choose_thresholds(self, P: np.ndarray, Y: np.ndarray) -> np.ndarray:
         grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
@@ -219,9 +262,11 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, texts, embeddings=None) -> np.ndarray:
         texts = [str(t) for t in texts]
-        P = self.calibrator_.transform(
-            self._score_base(self.base_, texts, self._embeddings(texts, embeddings))
-        )
+        if getattr(self, "encoder_", None) is not None:
+            E = self.encoder_.encode(texts)  # the tuned encoder's own vectors
+        else:
+            E = self._embeddings(texts, embeddings)
+        P = self.calibrator_.transform(self._score_base(self.base_, texts, E))
         P[:, ~self.trained_] = 0.0
         return P
 

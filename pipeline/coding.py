@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -78,11 +79,13 @@ def train(
         log.warning("no labelled examples for: %s (they will not be coded)", ", ".join(zero))
     E, _ = embed_texts(frame["text"].tolist(), embedding_model, cache_dir=cache_dir)
     clf = ThemeClassifier(random_state=seed, embedding_model=embedding_model, **settings)
+    started = time.perf_counter()
     clf.fit(
         shareable_texts(frame["text"].tolist(), redaction_allow, redaction_patterns),
         Y,
         embeddings=E,
     )
+    fit_seconds = round(time.perf_counter() - started, 1)  # said, never saved: files repeat
     stance = StanceModel().fit(
         codebook,
         E,
@@ -107,6 +110,7 @@ def train(
         "n_no_theme": int((Y.sum(1) == 0).sum()),
         "positives": positives,
         "cv_folds": clf.cv_folds_,
+        "fine_tuned": clf.encoder_ is not None,
         "seed": seed,
         "stance_support": stance.support_,
     }
@@ -116,6 +120,7 @@ def train(
             "model_version": meta["model_version"],
             "cv_folds": clf.cv_folds_,
             "untrained_themes": untrained,
+            "fine_tuned": clf.encoder_ is not None,
         }
     )
     modeldir.save(
@@ -127,7 +132,7 @@ def train(
         codebook,
         stance=stance if stance.themes else None,
     )
-    return metrics
+    return {**metrics, "fit_seconds": fit_seconds}
 
 
 def predict_in_chunks(

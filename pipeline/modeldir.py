@@ -118,10 +118,18 @@ def model_card(meta: dict, metrics: dict, codebook: Codebook) -> str:
         f"- Labelled data: {md_code(meta['labelled_file'])}, {meta['n_labelled']} comments "
         f"({meta['n_no_theme']} with no theme)",
         f"- Codebook: {md_code(codebook.path)} ({len(codebook.ids)} themes, fingerprint {codebook.fingerprint()})",
-        f"- Embeddings: {md_text(meta['embedding_model'])}; classifier: TF-IDF (words + characters) and embedding "
-        "logistic regressions, averaged, Platt-calibrated per theme",
+        f"- Embeddings: {md_text(meta['embedding_model'])}"
+        + (", its top layers fine-tuned on these labels" if meta.get("fine_tuned") else "")
+        + "; classifier: TF-IDF (words + characters) and embedding logistic regressions, "
+        "averaged, Platt-calibrated per theme",
         f"- Metrics: {meta['cv_folds']}-fold cross-validation on the labelled data "
-        "(thresholds chosen on the same out-of-fold predictions, so slightly optimistic)",
+        + (
+            "(each fold tunes its own encoder, so no comment is scored by an encoder that saw "
+            "its label; "
+            if meta.get("fine_tuned")
+            else "("
+        )
+        + "thresholds chosen on the same out-of-fold predictions, so slightly optimistic)",
         "",
         f"Micro F1 **{metrics['micro']['f1']:.3f}** (precision {metrics['micro']['precision']:.3f}, "
         f"recall {metrics['micro']['recall']:.3f}); macro F1 **{metrics['macro']['f1']:.3f}**.",

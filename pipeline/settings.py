@@ -120,6 +120,23 @@ class ClassifierSettings(Section):
     chunk_size: int = Field(5000, gt=0)  # comments coded at a time: bounds memory at 100k+
     C_text: float = Field(4.0, gt=0)
     C_embedding: float = Field(2.0, gt=0)
+    # contrastive fine-tuning of the encoder on the labels, up to this many steps (0: keep it
+    # frozen; training then takes seconds, not minutes, and scores lower: docs/benchmarks.md)
+    fine_tune_steps: int = Field(80, ge=0)
+    # encoder layers that learn, from the top; null = all of them (slower, opt-in)
+    fine_tune_layers: int | None = Field(2, ge=1)
+
+    def estimator_params(self) -> dict:
+        """The settings ThemeClassifier takes."""
+        keys = (
+            "cv",
+            "min_positives",
+            "C_text",
+            "C_embedding",
+            "fine_tune_steps",
+            "fine_tune_layers",
+        )
+        return {k: getattr(self, k) for k in keys}
 
 
 class LabelSettings(Section):

@@ -29,6 +29,13 @@ ANALYST_FILES = (
 )
 
 
+# Fine-tuning the encoder (minutes per model) is measured by `make bench`. The demo's content
+# tests run with it off, as they were written; the fine-tuning path itself runs for a few steps
+# in test_finetune, the determinism and missing-embeddings tests and the parks workspace test.
+QUICK_TUNE = {"fine_tune_steps": 4}
+FROZEN = {"fine_tune_steps": 0}
+
+
 def copy_workspace(source: Path, target: Path, **settings) -> Path:
     """A copy of a workspace's analyst files, sharing the repo's embedding cache.
 
@@ -47,6 +54,8 @@ def copy_workspace(source: Path, target: Path, **settings) -> Path:
     config = yaml.safe_load((target / "consultation.yaml").read_text(encoding="utf-8"))
     merged = config.setdefault("settings", {}) or {}
     merged.setdefault("embedding", {})["cache_dir"] = str(CACHE)
+    for key, value in FROZEN.items():
+        merged.setdefault("classifier", {}).setdefault(key, value)
     for section, values in settings.items():
         if isinstance(values, dict):
             merged.setdefault(section, {}).update(values)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DEMO, ROOT
+from conftest import DEMO, QUICK_TUNE, ROOT
 
 from pipeline import modeldir
 from pipeline.classify import ThemeClassifier, multilabel_metrics
@@ -97,10 +97,12 @@ def test_same_seed_same_model(demo_run, codebook, tmp_path):
             ws.settings.embedding.model_name,
             ws.cache_dir,
             seed=7,
+            settings=QUICK_TUNE,
         )
     meta_a, meta_b = (json.loads((d / "meta.json").read_text()) for d in (a, b))
-    assert meta_a == meta_b
+    assert meta_a == meta_b and meta_a["fine_tuned"]  # the tuned encoder repeats too
     assert (a / "metrics.json").read_text() == (b / "metrics.json").read_text()
+    assert (a / "model.joblib").read_bytes() == (b / "model.joblib").read_bytes()
 
 
 def _labelled_csv(tmp_path, rows):
@@ -164,6 +166,7 @@ def test_theme_without_examples_is_reported_not_dropped(demo_run, codebook, tmp_
         tmp_path / "m",
         ws.settings.embedding.model_name,
         ws.cache_dir,
+        settings=QUICK_TUNE,
     )
     assert metrics["untrained_themes"] == ["specific_groups"]
     model = modeldir.load(tmp_path / "m", codebook)
@@ -246,7 +249,8 @@ def test_beats_tfidf_baseline_on_nhs_sample(nhs_dir):
         texts, "all-MiniLM-L6-v2", cache_dir=ROOT / ".cache" / "embeddings", progress=False
     )
     tr, te = np.arange(1000), np.arange(1000, 1500)
-    clf = ThemeClassifier(progress=False).fit([texts[i] for i in tr], Y[tr], embeddings=E[tr])
+    clf = ThemeClassifier(fine_tune_steps=0, progress=False)
+    clf.fit([texts[i] for i in tr], Y[tr], embeddings=E[tr])
     ours = multilabel_metrics(Y[te], clf.predict([texts[i] for i in te], E[te]), cb.ids)
     vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
     A, B = vec.fit_transform([texts[i] for i in tr]), vec.transform([texts[i] for i in te])
@@ -294,7 +298,7 @@ def test_sklearn_contract_clone_and_params():
 
 def test_missing_embeddings_are_computed(embedding_model):
     texts, Y = _tiny_training_set()
-    clf = ThemeClassifier(cv=2, progress=False).fit(texts, Y)
+    clf = ThemeClassifier(cv=2, fine_tune_steps=2, progress=False).fit(texts, Y)
     P = clf.predict_proba(["the bus was late again", "the park needs benches"])
     assert P.shape == (2, 2)
     assert P[0, 0] > P[0, 1] and P[1, 1] > P[1, 0]
@@ -306,7 +310,7 @@ def test_missing_embeddings_refused_without_model():
         ThemeClassifier(embedding_model=None, progress=False).fit(texts, Y)
     with pytest.raises(ValueError, match="one row per text"):
         ThemeClassifier(progress=False).fit(texts, Y, embeddings=np.zeros((3, 4)))
-    clf = ThemeClassifier(cv=2, progress=False).fit(
+    clf = ThemeClassifier(cv=2, fine_tune_steps=0, progress=False).fit(
         texts, Y, embeddings=np.random.default_rng(0).normal(size=(len(texts), 4))
     )
     with pytest.raises(ValueError, match="fitted on 4"):

@@ -167,7 +167,7 @@ def test_chunked_coding_is_identical(tmp_path):
         Y[:, j] = [word in t for t in texts]
     E = rng.standard_normal((len(texts), 16)).astype(np.float32)
     E /= np.linalg.norm(E, axis=1, keepdims=True)
-    clf = ThemeClassifier(cv=2, progress=False).fit(texts, Y, embeddings=E)
+    clf = ThemeClassifier(cv=2, fine_tune_steps=0, progress=False).fit(texts, Y, embeddings=E)
     model = TrainedModel(
         clf,
         {
@@ -303,7 +303,7 @@ def test_coding_partitions_equals_coding_the_whole_table(tmp_path, embedding_mod
     texts = _texts(90)
     Y = np.array([[("police" in t), ("buses" in t)] for t in texts], dtype=np.int8)
     E, _ = embed_texts(texts, MODEL, cache_dir=tmp_path / "cache", progress=False)
-    clf = ThemeClassifier(cv=2, progress=False).fit(texts, Y, embeddings=E)
+    clf = ThemeClassifier(cv=2, fine_tune_steps=0, progress=False).fit(texts, Y, embeddings=E)
     meta = {
         "theme_ids": ["police", "buses"],
         "thresholds": list(clf.thresholds_),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import CACHE, DEMO
+from conftest import CACHE, DEMO, QUICK_TUNE
 from docx import Document
 from typer.testing import CliRunner
 
@@ -38,7 +38,11 @@ def invoke(*args: str) -> str:
 def use_shared_cache(root: Path) -> None:
     """Edit settings as an analyst would, keeping init's comments."""
     path = root / "consultation.yaml"
-    settings = {"embedding": {"cache_dir": str(CACHE)}, "report": {"bootstrap": 200}}
+    settings = {
+        "embedding": {"cache_dir": str(CACHE)},
+        "report": {"bootstrap": 200},
+        "classifier": QUICK_TUNE,
+    }
     text = path.read_text(encoding="utf-8").replace("settings: {}\n", "")
     path.write_text(text + yaml.safe_dump({"settings": settings}), encoding="utf-8")
 

@@ -41,13 +41,15 @@ def run(ws: Workspace, q: Question) -> Outcome:
         embedding_model=ws.settings.embedding.model_name,
         cache_dir=ws.cache_dir,
         seed=ws.settings.seed,
-        settings={k: getattr(s, k) for k in ("cv", "min_positives", "C_text", "C_embedding")},
+        settings=s.estimator_params(),
         redaction_allow=ws.config.redaction_allow,
         redaction_patterns=ws.config.redaction_patterns,
     )
     line = (
         f"trained on {metrics['n_labelled']} labelled comments: cross-validated micro-F1 "
-        f"{metrics['micro']['f1']:.3f}, macro-F1 {metrics['macro']['f1']:.3f}"
+        f"{metrics['micro']['f1']:.3f}, macro-F1 {metrics['macro']['f1']:.3f}, in "
+        f"{metrics['fit_seconds']:.0f} s"
+        + (" (encoder fine-tuned on the labels)" if metrics["fine_tuned"] else "")
     )
     if metrics["untrained_themes"]:
         line += f"; too few labels to learn: {', '.join(metrics['untrained_themes'])}"

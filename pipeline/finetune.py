@@ -1,0 +1,165 @@
+"""Contrastive fine-tuning of the packaged sentence encoder on the hand labels.
+
+Why: a frozen MiniLM places comments by topic in general English; the analyst's codebook cuts
+them differently ("waiting for an appointment" and "waited hours in A&E" are one theme here).
+SetFit showed that a few hundred labelled sentences are enough to bend the encoder towards the
+labels' notion of similarity. This is its idea in a cheaper form for two CPU cores: each step
+encodes one batch and pulls the cosine similarity of *every* pair in it towards the Jaccard
+overlap of their theme sets, so one forward pass teaches ~500 pairs instead of 16. Positive and
+negative pairs are weighted equally, since most pairs in a batch share no theme. Only the top
+layers learn: the lower ones hold general English, and the gradient stops early, which makes a
+step about twice as fast (measured in docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+EPOCHS = 10  # passes over the labels, up to the step budget
+LEARNING_RATE = 2e-4
+BATCH = 32
+MAX_TOKENS = 64
+TRAIN_LAYERS = 2
+
+
+def jaccard(Y: np.ndarray) -> np.ndarray:
+    """Pairwise Jaccard overlap of theme sets; two comments with no theme count as alike."""
+    Y = np.asarray(Y, dtype=np.float32)
+    inter = Y @ Y.T
+    size = Y.sum(axis=1)
+    union = size[:, None] + size[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0).astype(np.float32)
+
+
+def steps_for(n_labelled: int, max_steps: int) -> int:
+    """EPOCHS passes over the labels, capped at `max_steps` (the cost does not grow past it)."""
+    return min(max_steps, max(1, math.ceil(EPOCHS * n_labelled / BATCH)))
+
+
+def _transformer(encoder):
+    """The BERT-style model inside a SentenceTransformer, or None (e.g. a static model)."""
+    model = getattr(encoder[0], "model", None) if len(encoder) else None
+    return model if hasattr(getattr(model, "encoder", None), "layer") else None
+
+
+def can_fine_tune(encoder) -> bool:
+    return _transformer(encoder) is not None
+
+
+class TunedEncoder:
+    """A packaged encoder whose top layers were tuned; pickles as the base name and those layers.
+
+    Why not pickle the whole model: 90 MB per model directory, of which only the tuned layers
+    (about 15 MB) differ from the packaged weights every install already has.
+    """
+
+    def __init__(self, base: str, encoder, train_layers: int | None) -> None:
+        self.base, self.encoder, self.train_layers = base, encoder, train_layers
+
+    def _tuned_names(self) -> list[str]:
+        return [name for name, p in self.encoder.named_parameters() if p.requires_grad]
+
+    def __getstate__(self) -> dict:
+        names = set(self._tuned_names())
+        weights = {
+            name: tensor.detach().cpu().numpy().copy()
+            for name, tensor in self.encoder.state_dict().items()
+            if name in names
+        }
+        return {"base": self.base, "train_layers": self.train_layers, "weights": weights}
+
+    def __setstate__(self, state: dict) -> None:
+        import torch
+
+        from pipeline.embed import load_model
+
+        encoder = copy.deepcopy(load_model(state["base"]))
+        encoder.max_seq_length = MAX_TOKENS
+        tensors = {k: torch.from_numpy(v) for k, v in state["weights"].items()}
+        missing = set(tensors) - set(encoder.state_dict())
+        if missing:
+            raise ValueError(f"tuned weights do not fit {state['base']}: {sorted(missing)[:3]}")
+        encoder.load_state_dict(tensors, strict=False)
+        _freeze_below(encoder, state["train_layers"])
+        encoder.eval()
+        self.base, self.encoder, self.train_layers = state["base"], encoder, state["train_layers"]
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """L2-normalised float32 vectors; never cached, since the weights are this fit's own."""
+        vectors = self.encoder.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.nan_to_num(np.asarray(vectors, dtype=np.float32))
+
+
+def _freeze_below(encoder, train_layers: int | None) -> None:
+    """Stop gradients in the word embeddings and every layer but the top `train_layers`."""
+    if train_layers is None:
+        return
+    bert = _transformer(encoder)
+    layers = bert.encoder.layer
+    for module in [bert.embeddings, *layers[: max(len(layers) - train_layers, 0)]]:
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+
+
+def fine_tune(
+    base: str,
+    texts: list[str],
+    Y: np.ndarray,
+    steps: int,
+    learning_rate: float = LEARNING_RATE,
+    train_layers: int | None = TRAIN_LAYERS,
+    seed: int = 42,
+    progress: bool = True,
+) -> TunedEncoder:
+    """A tuned copy of the packaged encoder `base`; the shared loaded one is left untouched."""
+    import torch
+    from tqdm import tqdm
+
+    from pipeline.embed import load_model
+
+    torch.manual_seed(seed)
+    tuned = copy.deepcopy(load_model(base))
+    tuned.max_seq_length = MAX_TOKENS
+    _freeze_below(tuned, train_layers)
+    tuned.train()
+    optimiser = torch.optim.AdamW(
+        [p for p in tuned.parameters() if p.requires_grad], lr=learning_rate
+    )
+    rng = np.random.default_rng(seed)
+    n = len(texts)
+    batch = min(BATCH, n)
+    order, at = rng.permutation(n), 0
+    similar = torch.from_numpy(jaccard(Y))
+    off_diagonal = ~torch.eye(batch, dtype=torch.bool)
+    for _ in tqdm(range(steps), desc="fine-tuning encoder", unit="step", disable=not progress):
+        if at + batch > n:
+            order, at = rng.permutation(n), 0
+        rows = torch.from_numpy(order[at : at + batch])
+        at += batch
+        features = tuned.preprocess([texts[i] for i in rows.tolist()])
+        vectors = torch.nn.functional.normalize(tuned(features)["sentence_embedding"], dim=1)
+        target = similar[rows][:, rows]
+        error = (vectors @ vectors.T - target) ** 2
+        loss = sum(
+            error[mask].mean()
+            for mask in ((target > 0) & off_diagonal, (target == 0) & off_diagonal)
+            if mask.any()
+        )
+        if torch.is_tensor(loss):
+            loss.backward()
+            optimiser.step()
+            optimiser.zero_grad()
+    tuned.eval()
+    return TunedEncoder(base, tuned, train_layers)
