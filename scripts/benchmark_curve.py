@@ -139,6 +139,7 @@ def summarise(curve: pd.DataFrame) -> pd.DataFrame:
             seeds=("seed", "nunique"),
         )
         .reset_index()
+        .sort_values(["labels", "strategy"], kind="stable")
     )
 
 
@@ -202,7 +203,7 @@ def table(summary: pd.DataFrame) -> list[str]:
         if size == "all":
             c = r  # with every label the two runs are one
         gain = f"{c.micro - r.micro:+.3f}" if r is not None and c is not None else ""
-        before = " / ".join(f"{BEFORE[s].get(size, float('nan')):.3f}" for s in BEFORE)
+        before = " / ".join(f"{BEFORE[s][size]:.3f}" if size in BEFORE[s] else "–" for s in BEFORE)
         labels = (r if r is not None else c).labels
         lines.append(
             f"| {size if size != 'all' else f'all ({labels:.0f})'} | {cell(r, 'micro')} | "
