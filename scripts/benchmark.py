@@ -53,6 +53,15 @@ def baseline(train_texts, Y_train, test_texts) -> np.ndarray:
     return pred
 
 
+def load_substantive(data: Path):
+    """(codebook, frame, texts, Y) of the benchmark's substantive comments, in file order."""
+    codebook = load_codebook(data / "codebook.yaml")
+    frame = read_labelled(data / "comments.csv", codebook)
+    frame = frame[frame["non_substantive"].astype(str) == "0"].reset_index(drop=True)
+    texts = frame["text"].fillna("").astype(str).tolist()
+    return codebook, frame, texts, label_matrix(frame["labels"], codebook.ids)
+
+
 def fit_predict(texts, E, Y, train_idx, test_idx, seed, **params):
     clf = ThemeClassifier(random_state=seed, progress=False, **params)
     clf.fit([texts[i] for i in train_idx], Y[train_idx], embeddings=E[train_idx])
@@ -66,18 +75,13 @@ def main() -> int:
         "--data", type=Path, default=ROOT.parent / "shared" / "benchmarks" / "nhs_fft"
     )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--sizes", default="100,200,500,1000,all")
     parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     args = parser.parse_args()
     if not (args.data / "comments.csv").exists():
         print(f"benchmark data not found at {args.data}: skipping", file=sys.stderr)
         return 0
-    codebook = load_codebook(args.data / "codebook.yaml")
-    frame = read_labelled(args.data / "comments.csv", codebook)
-    frame = frame[frame["non_substantive"].astype(str) == "0"].reset_index(drop=True)
-    texts = frame["text"].fillna("").astype(str).tolist()
-    Y = label_matrix(frame["labels"], codebook.ids)
+    codebook, frame, texts, Y = load_substantive(args.data)
     idx = np.arange(len(frame))
     train_idx, test_idx = train_test_split(idx, test_size=0.3, random_state=args.seed)
 

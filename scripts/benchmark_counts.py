@@ -33,14 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from benchmark import fit_predict  # noqa: E402
+from benchmark import fit_predict, load_substantive  # noqa: E402
 from docsection import write_section  # noqa: E402
 
 from pipeline.classify import multilabel_metrics  # noqa: E402
-from pipeline.codebook import Codebook, load_codebook  # noqa: E402
+from pipeline.codebook import Codebook  # noqa: E402
 from pipeline.columns import code_col, prob_col  # noqa: E402
 from pipeline.embed import embed_texts  # noqa: E402
-from pipeline.labelled import label_matrix, read_labelled  # noqa: E402
 from pipeline.report.counts import theme_counts  # noqa: E402
 from pipeline.report.estimate import estimate_total, indicative_only, reliability  # noqa: E402
 from pipeline.select import choose_next, theme_vectors, zero_shot_scores  # noqa: E402
@@ -243,12 +242,8 @@ def main() -> int:
         print(f"benchmark data not found at {args.data}: skipping", file=sys.stderr)
         return 0
     t_start = time.perf_counter()
-    codebook = load_codebook(args.data / "codebook.yaml")
+    codebook, frame, texts, Y_all = load_substantive(args.data)
     ids = codebook.ids
-    frame = read_labelled(args.data / "comments.csv", codebook)
-    frame = frame[frame["non_substantive"].astype(str) == "0"].reset_index(drop=True)
-    texts = frame["text"].fillna("").astype(str).tolist()
-    Y_all = label_matrix(frame["labels"], ids)
     train_idx, test_idx = train_test_split(
         np.arange(len(frame)), test_size=0.3, random_state=args.seed
     )

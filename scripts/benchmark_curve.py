@@ -33,12 +33,11 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmark import load_substantive  # noqa: E402
 from docsection import write_section  # noqa: E402
 
 from pipeline.classify import ThemeClassifier, multilabel_metrics  # noqa: E402
-from pipeline.codebook import load_codebook  # noqa: E402
 from pipeline.embed import embed_texts  # noqa: E402
-from pipeline.labelled import label_matrix, read_labelled  # noqa: E402
 from pipeline.select import choose_next, first_batch  # noqa: E402
 from pipeline.settings import ClassifierSettings, LabelSettings  # noqa: E402
 
@@ -235,11 +234,7 @@ def main() -> int:
     if not (args.data / "comments.csv").exists():
         print(f"benchmark data not found at {args.data}: skipping", file=sys.stderr)
         return 0
-    codebook = load_codebook(args.data / "codebook.yaml")
-    frame = read_labelled(args.data / "comments.csv", codebook)
-    frame = frame[frame["non_substantive"].astype(str) == "0"].reset_index(drop=True)
-    texts = frame["text"].fillna("").astype(str).tolist()
-    Y = label_matrix(frame["labels"], codebook.ids)
+    codebook, frame, texts, Y = load_substantive(args.data)
     E, _ = embed_texts(texts, args.model, cache_dir=ROOT / ".cache" / "embeddings")
     classifier = ClassifierSettings().estimator_params()
     if args.fine_tune_steps is not None:
