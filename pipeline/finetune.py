@@ -7,8 +7,9 @@ labels' notion of similarity. This is its idea in a cheaper form for two CPU cor
 encodes one batch and pulls the cosine similarity of *every* pair in it towards the Jaccard
 overlap of their theme sets, so one forward pass teaches ~500 pairs instead of 16. Positive and
 negative pairs are weighted equally, since most pairs in a batch share no theme. Only the top
-layers learn: the lower ones hold general English, and the gradient stops early, which makes a
-step about twice as fast (measured in docs/benchmarks.md).
+layers learn: the lower ones hold general English. Their output never changes, so it is computed
+once per fit (`frozen_states`) and shared by every encoder the fit tunes; a step then runs only
+the top layers, about twice as fast again (measured in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -77,17 +78,13 @@ class TunedEncoder:
     def __setstate__(self, state: dict) -> None:
         import torch
 
-        from pipeline.embed import load_model
-
-        encoder = copy.deepcopy(load_model(state["base"]))
-        encoder.max_seq_length = MAX_TOKENS
+        encoder = _packaged(state["base"])
         tensors = {k: torch.from_numpy(v) for k, v in state["weights"].items()}
         missing = set(tensors) - set(encoder.state_dict())
         if missing:
             raise ValueError(f"tuned weights do not fit {state['base']}: {sorted(missing)[:3]}")
         encoder.load_state_dict(tensors, strict=False)
         _freeze_below(encoder, state["train_layers"])
-        encoder.eval()
         self.base, self.encoder, self.train_layers = state["base"], encoder, state["train_layers"]
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -101,16 +98,86 @@ class TunedEncoder:
         )
         return np.nan_to_num(np.asarray(vectors, dtype=np.float32))
 
+    def encode_states(self, states, batch_size: int = 64) -> np.ndarray:
+        """`encode` for texts whose `frozen_states` a fit already holds: only the top layers run."""
+        import torch
+
+        tuned = _tuned_count(self.encoder, self.train_layers)
+        order = np.argsort([len(s) for s in states], kind="stable")  # little padding per batch
+        out = np.zeros((len(states), self.encoder.get_embedding_dimension()), np.float32)
+        with torch.no_grad():
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                out[rows] = _top_vectors(self.encoder, [states[i] for i in rows], tuned).numpy()
+        return np.nan_to_num(out)
+
+
+def _tuned_count(encoder, train_layers: int | None) -> int:
+    """How many top layers learn: `train_layers`, or all of them (None); never the word embeddings."""
+    layers = len(_transformer(encoder).encoder.layer)
+    return layers if train_layers is None else max(1, min(train_layers, layers))
+
 
 def _freeze_below(encoder, train_layers: int | None) -> None:
-    """Stop gradients in the word embeddings and every layer but the top `train_layers`."""
-    if train_layers is None:
-        return
+    """Stop gradients in the word embeddings and every layer below the tuned ones."""
     bert = _transformer(encoder)
     layers = bert.encoder.layer
-    for module in [bert.embeddings, *layers[: max(len(layers) - train_layers, 0)]]:
+    for module in [bert.embeddings, *layers[: len(layers) - _tuned_count(encoder, train_layers)]]:
         for parameter in module.parameters():
             parameter.requires_grad_(False)
+
+
+def _packaged(base: str):
+    """A private copy of the shared loaded encoder, reading MAX_TOKENS tokens."""
+    from pipeline.embed import load_model
+
+    encoder = copy.deepcopy(load_model(base))
+    encoder.max_seq_length = MAX_TOKENS
+    encoder.eval()
+    return encoder
+
+
+def frozen_states(base: str, texts: list[str], train_layers: int | None, batch_size: int = 64):
+    """Each text's token states entering the first tuned layer (one tensor per text, no padding).
+
+    They depend only on the packaged weights, so one fit computes them once for all its encoders.
+    """
+    import torch
+
+    encoder = _packaged(base)
+    bert = _transformer(encoder)
+    first_tuned = len(bert.encoder.layer) - _tuned_count(encoder, train_layers)
+    states = []
+    with torch.no_grad():
+        for start in range(0, len(texts), batch_size):
+            features = encoder.preprocess(list(texts[start : start + batch_size]))
+            hidden = bert(
+                input_ids=features["input_ids"],
+                attention_mask=features["attention_mask"],
+                token_type_ids=features.get("token_type_ids"),
+                output_hidden_states=True,
+            ).hidden_states[first_tuned]
+            lengths = features["attention_mask"].sum(dim=1).tolist()
+            states += [h[:length].clone() for h, length in zip(hidden, lengths, strict=True)]
+    return states
+
+
+def _top_vectors(encoder, states, tuned: int):
+    """Mean-pooled, L2-normalised output of the top `tuned` layers for a batch of cached states."""
+    import torch
+
+    bert = _transformer(encoder)
+    width = max(len(s) for s in states)
+    hidden = torch.zeros(len(states), width, states[0].shape[1])
+    mask = torch.zeros(len(states), width)
+    for i, s in enumerate(states):
+        hidden[i, : len(s)], mask[i, : len(s)] = s, 1.0
+    additive = (1.0 - mask)[:, None, None, :] * torch.finfo(hidden.dtype).min
+    for layer in bert.encoder.layer[len(bert.encoder.layer) - tuned :]:
+        hidden = layer(hidden, attention_mask=additive)
+        hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+    pooled = (hidden * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True)
+    return torch.nn.functional.normalize(pooled, dim=1)
 
 
 def fine_tune(
@@ -122,23 +189,27 @@ def fine_tune(
     train_layers: int | None = TRAIN_LAYERS,
     seed: int = 42,
     progress: bool = True,
+    states: list | None = None,
 ) -> TunedEncoder:
-    """A tuned copy of the packaged encoder `base`; the shared loaded one is left untouched."""
+    """A tuned copy of the packaged encoder `base`; the shared loaded one is left untouched.
+
+    `states`: the texts' `frozen_states`, when the caller already has them.
+    """
     import torch
     from tqdm import tqdm
 
-    from pipeline.embed import load_model
-
     torch.manual_seed(seed)
-    tuned = copy.deepcopy(load_model(base))
-    tuned.max_seq_length = MAX_TOKENS
+    tuned = _packaged(base)
     _freeze_below(tuned, train_layers)
-    tuned.train()
+    if states is None:
+        states = frozen_states(base, texts, train_layers)
+    top = _tuned_count(tuned, train_layers)
+    tuned.train()  # dropout in the tuned layers
     optimiser = torch.optim.AdamW(
         [p for p in tuned.parameters() if p.requires_grad], lr=learning_rate
     )
     rng = np.random.default_rng(seed)
-    n = len(texts)
+    n = len(states)
     batch = min(BATCH, n)
     order, at = rng.permutation(n), 0
     similar = torch.from_numpy(jaccard(Y))
@@ -146,11 +217,11 @@ def fine_tune(
     for _ in tqdm(range(steps), desc="fine-tuning encoder", unit="step", disable=not progress):
         if at + batch > n:
             order, at = rng.permutation(n), 0
-        rows = torch.from_numpy(order[at : at + batch])
+        rows = order[at : at + batch]
         at += batch
-        features = tuned.preprocess([texts[i] for i in rows.tolist()])
-        vectors = torch.nn.functional.normalize(tuned(features)["sentence_embedding"], dim=1)
-        target = similar[rows][:, rows]
+        vectors = _top_vectors(tuned, [states[i] for i in rows], top)
+        index = torch.from_numpy(rows)
+        target = similar[index][:, index]
         error = (vectors @ vectors.T - target) ** 2
         loss = sum(
             error[mask].mean()

@@ -124,8 +124,8 @@ def model_card(meta: dict, metrics: dict, codebook: Codebook) -> str:
         "averaged, Platt-calibrated per theme",
         f"- Metrics: {meta['cv_folds']}-fold cross-validation on the labelled data "
         + (
-            "(each fold tunes its own encoder, so no comment is scored by an encoder that saw "
-            "its label; "
+            "(each half of the labels is scored by an encoder tuned on the other half only, "
+            "so no comment is scored by an encoder that saw its label; "
             if meta.get("fine_tuned")
             else "("
         )

@@ -122,7 +122,7 @@ class ClassifierSettings(Section):
     C_embedding: float = Field(2.0, gt=0)
     # contrastive fine-tuning of the encoder on the labels, up to this many steps (0: keep it
     # frozen; training then takes seconds, not minutes, and scores lower: docs/benchmarks.md)
-    fine_tune_steps: int = Field(80, ge=0)
+    fine_tune_steps: int = Field(160, ge=0)
     # encoder layers that learn, from the top; null = all of them (slower, opt-in)
     fine_tune_layers: int | None = Field(2, ge=1)
 

@@ -70,3 +70,17 @@ def test_tuned_encoder_stores_only_its_layers_and_repeats(nhs_sample):
     buffer.seek(0)
     again = joblib.load(buffer)
     assert np.allclose(again.encode(texts[100:110]), va, atol=1e-6)
+
+
+@pytest.mark.parametrize("layers", [2, None])
+def test_cached_lower_layers_give_the_full_models_vectors(nhs_sample, layers):
+    """Training and fit-time encoding run only the tuned layers on cached states: a shortcut
+    that must not change a single vector the full model would give (long, short, padded)."""
+    from pipeline.finetune import frozen_states
+
+    texts, Y = nhs_sample
+    sample = [*texts[:40], "ok", "word " * 200]  # one-word, and cut at the token limit
+    tuned = fine_tune(MODEL, texts[:64], Y[:64], steps=2, train_layers=layers, progress=False)
+    cached = tuned.encode_states(frozen_states(MODEL, sample, layers), batch_size=8)
+    assert np.allclose(cached, tuned.encode(sample), atol=1e-5)
+    assert not np.allclose(cached[:-1], cached[1:], atol=1e-3)  # and not one vector repeated
