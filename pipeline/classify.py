@@ -217,7 +217,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         return oof
 
     def _tuned_out_of_fold(self, texts: list[str], Y: np.ndarray, folds: int):
-        """(out-of-fold scores, the final encoder's vectors, number of folds) with tuned encoders.
+        """(out-of-fold scores, the final encoder's vectors, number of parts) with tuned encoders.
 
         An encoder that saw a comment's label would make its cross-validated score, and so the
         counts' error, look too good; so each half of the labels gets an encoder tuned on the
@@ -236,14 +236,16 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         for tune_idx, held_idx in tqdm(
             list(halves), desc="cross-validating", unit="half", disable=not self.progress
         ):
-            encoder = self._tune([texts[i] for i in tune_idx], Y[tune_idx], states, tune_idx)
+            encoder = self._tune(
+                [texts[i] for i in tune_idx], Y[tune_idx], [states[i] for i in tune_idx]
+            )
             E = encoder.encode_states(states)
             for part in np.array_split(rng.permutation(held_idx), -(-folds // 2)):
                 rest = np.setdiff1d(np.arange(n), part)
                 base = self._fit_base([texts[i] for i in rest], E[rest], Y[rest])
                 oof[part] = self._score_base(base, [texts[i] for i in part], E[part])
                 parts += 1
-        self.encoder_ = self._tune(texts, Y, states, np.arange(n))
+        self.encoder_ = self._tune(texts, Y, states)
         return oof, self.encoder_.encode_states(states), parts
 
     def _will_fine_tune(self) -> bool:
@@ -257,7 +259,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         log.warning("%s cannot be fine-tuned (not a transformer): frozen", self.embedding_model)
         return False
 
-    def _tune(self, texts: list[str], Y: np.ndarray, states: list, rows: np.ndarray):
+    def _tune(self, texts: list[str], Y: np.ndarray, states: list):
         from pipeline.finetune import fine_tune, steps_for
 
         return fine_tune(
@@ -268,7 +270,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             train_layers=self.fine_tune_layers,
             seed=self.random_state,
             progress=self.progress,
-            states=[states[i] for i in rows],
+            states=states,
         )
 
     def _choose_thresholds(self, P: np.ndarray, Y: np.ndarray) -> np.ndarray:
