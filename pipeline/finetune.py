@@ -50,7 +50,11 @@ def _transformer(encoder):
 
 
 def can_fine_tune(encoder) -> bool:
-    return _transformer(encoder) is not None
+    """A BERT-style model followed by mean pooling: what `_top_vectors` reproduces."""
+    if _transformer(encoder) is None or len(encoder) < 2:
+        return False
+    pooling = getattr(encoder[1], "get_config_dict", dict)()
+    return pooling.get("pooling_mode") == "mean"
 
 
 class TunedEncoder:

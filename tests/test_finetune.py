@@ -84,3 +84,17 @@ def test_cached_lower_layers_give_the_full_models_vectors(nhs_sample, layers):
     cached = tuned.encode_states(frozen_states(MODEL, sample, layers), batch_size=8)
     assert np.allclose(cached, tuned.encode(sample), atol=1e-5)
     assert not np.allclose(cached[:-1], cached[1:], atol=1e-3)  # and not one vector repeated
+
+
+def test_only_mean_pooled_transformers_are_tuned():
+    """The cached path reproduces mean pooling; another pooling keeps the encoder frozen."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    from pipeline.embed import load_model
+    from pipeline.finetune import can_fine_tune
+
+    packaged = load_model(MODEL)
+    assert can_fine_tune(packaged)
+    cls = SentenceTransformer(modules=[packaged[0], Pooling(384, pooling_mode="cls")])
+    assert not can_fine_tune(cls)
