@@ -10,6 +10,7 @@ examples (a threshold fitted on ten positives is mostly noise).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -193,7 +194,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
             2, min(self.cv, int(positives[self.trained_].min()) if self.trained_.any() else 2)
         )
         if tune:
-            oof, E, self.cv_folds_ = self._tuned_out_of_fold(texts, Y, folds)
+            oof, self.cv_folds_, self.encoder_, E = self._tuned_out_of_fold(texts, Y, folds)
         else:
             oof, self.cv_folds_, self.encoder_ = self._out_of_fold(texts, E, Y, folds), folds, None
         self.calibrator_ = _Calibrator().fit(oof, Y)
@@ -217,7 +218,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         return oof
 
     def _tuned_out_of_fold(self, texts: list[str], Y: np.ndarray, folds: int):
-        """(out-of-fold scores, the final encoder's vectors, number of parts) with tuned encoders.
+        """(out-of-fold scores, number of parts, encoder tuned on all labels, its vectors).
 
         An encoder that saw a comment's label would make its cross-validated score, and so the
         counts' error, look too good; so each half of the labels gets an encoder tuned on the
@@ -240,13 +241,13 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
                 [texts[i] for i in tune_idx], Y[tune_idx], [states[i] for i in tune_idx]
             )
             E = encoder.encode_states(states)
-            for part in np.array_split(rng.permutation(held_idx), -(-folds // 2)):
+            for part in np.array_split(rng.permutation(held_idx), math.ceil(folds / 2)):
                 rest = np.setdiff1d(np.arange(n), part)
                 base = self._fit_base([texts[i] for i in rest], E[rest], Y[rest])
                 oof[part] = self._score_base(base, [texts[i] for i in part], E[part])
                 parts += 1
-        self.encoder_ = self._tune(texts, Y, states)
-        return oof, self.encoder_.encode_states(states), parts
+        encoder = self._tune(texts, Y, states)
+        return oof, parts, encoder, encoder.encode_states(states)
 
     def _will_fine_tune(self) -> bool:
         if not self.fine_tune_steps or not self.embedding_model:
@@ -256,7 +257,9 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
 
         if can_fine_tune(load_model(self.embedding_model)):
             return True
-        log.warning("%s cannot be fine-tuned (not a transformer): frozen", self.embedding_model)
+        log.warning(
+            "%s cannot be fine-tuned (not a mean-pooled transformer): frozen", self.embedding_model
+        )
         return False
 
     def _tune(self, texts: list[str], Y: np.ndarray, states: list):

@@ -123,7 +123,8 @@ class ClassifierSettings(Section):
     # contrastive fine-tuning of the encoder on the labels, up to this many steps (0: keep it
     # frozen; training then takes seconds, not minutes, and scores lower: docs/benchmarks.md)
     fine_tune_steps: int = Field(160, ge=0)
-    # encoder layers that learn, from the top; null = all of them (slower, opt-in)
+    # encoder layers that learn, from the top; null = every layer (slower, opt-in); the word
+    # embeddings never do
     fine_tune_layers: int | None = Field(2, ge=1)
 
     def estimator_params(self) -> dict:
