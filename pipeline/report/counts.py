@@ -13,8 +13,9 @@ towards the classifier's pooled rates over all themes, as if `prior_strength` ex
 examples behaved like the average theme (partial pooling; 0 turns it off):
 p ~ Beta(TP + k*p0, FP + k*(1-p0)), r ~ Beta(TP + k*r0, FN + k*(1-r0)). The point estimate uses
 their means; the interval is a parametric bootstrap: draw p and r, draw the true positives among
-the C predictions ~ Binomial(C, p), divide by r. Its percentiles, plus the certain hand-labelled
-count, give the interval. Where cross-validation gives no usable figures (no metrics for the
+the C predictions ~ Binomial(C, p), then the true positives the model missed ~ NegBinomial(found,
+r). Its percentiles, plus the certain hand-labelled count, give the interval. (Dividing the found
+by r gave only the misses' mean: on NHS that interval covered 0.81 of the true counts at 90%.) Where cross-validation gives no usable figures (no metrics for the
 theme, or the classifier found none of its examples), the calibrated probabilities are used:
 the estimate is their sum, the interval comes from drawing each code as Bernoulli(probability).
 """
@@ -99,6 +100,18 @@ def bernoulli_sums(
     return out
 
 
+def missed_positives(rng: np.random.Generator, found: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    """Per draw, how many true positives the model missed when it found `found` at this recall.
+
+    Each true positive is found with probability `recall`, so the misses before the found ones
+    are negative-binomial. Dividing by the recall instead would give only their mean, and the
+    interval would leave out that chance.
+    """
+    found = np.asarray(found)
+    missed = rng.negative_binomial(np.maximum(found, 1), recall)
+    return np.where(found > 0, missed, 0)
+
+
 def theme_counts(
     frame: pd.DataFrame,
     codebook: Codebook,
@@ -132,7 +145,8 @@ def theme_counts(
             point = n_model * precision / recall
             p = rng.beta(a_p, b_p, n_boot)
             r = rng.beta(a_r, b_r, n_boot)
-            draws = rng.binomial(n_model, p) / r
+            found = rng.binomial(n_model, p)
+            draws = found + missed_positives(rng, found, r)
             method = "cross-validated precision/recall"
         else:
             precision = recall = np.nan
