@@ -15,9 +15,10 @@ p ~ Beta(TP + k*p0, FP + k*(1-p0)), r ~ Beta(TP + k*r0, FN + k*(1-r0)). The poin
 their means; the interval is a parametric bootstrap: draw p and r, draw the true positives among
 the C predictions ~ Binomial(C, p), then the true positives the model missed ~ NegBinomial(found,
 r). Its percentiles, plus the certain hand-labelled count, give the interval. (Dividing the found
-by r gave only the misses' mean: on NHS that interval covered 0.81 of the true counts at 90%.) Where cross-validation gives no usable figures (no metrics for the
-theme, or the classifier found none of its examples), the calibrated probabilities are used:
-the estimate is their sum, the interval comes from drawing each code as Bernoulli(probability).
+by r gave only the misses' mean: on NHS that interval covered 0.81 of the true counts at 90%.)
+Where cross-validation gives no usable figures (no metrics for the theme, or the classifier found
+none of its examples), the calibrated probabilities are used: the estimate is their sum, the
+interval comes from drawing each code as Bernoulli(probability).
 """
 
 from __future__ import annotations
