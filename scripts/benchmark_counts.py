@@ -212,11 +212,10 @@ def random_note(table: pd.DataFrame) -> str:
     lo, hi = today["coverage"].min(), today["coverage"].max()
     span = f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f} to {hi:.2f}"
     if lo >= 0.85:
-        return f" There its interval is tight and covers {span}."
+        return f" There its interval covers {span}, and is narrower than the audit-corrected one."
     return (
-        f" Even there its interval covers only {span}: with the encoder fine-tuned on the labels, "
-        "precision and recall are cross-validated with encoders tuned on half the labels, weaker "
-        "than the one tuned on all of them that codes, so the correction misses."
+        f" Even there its interval covers only {span}: the precision and recall it divides by "
+        "were cross-validated with other encoders than the one that codes, so the correction misses."
     )
 
 
@@ -325,7 +324,8 @@ def main() -> int:
         "variance floored at what the audit-recalibrated probabilities imply.",
         f"- **today's**: `pipeline.report.counts.theme_counts` as the report calls it (level {LEVEL}, "
         f"{args.bootstrap} bootstrap draws, prior strength 10): audit comments counted as hand-labelled, "
-        "the rest corrected by precision / recall cross-validated on the classifier's training labels.",
+        "the rest corrected by precision / recall cross-validated on the classifier's training labels "
+        "(each bootstrap draw: the true positives among the codes, then the ones the model missed).",
         "",
     ]
     for name in runs:
