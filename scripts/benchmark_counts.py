@@ -204,9 +204,9 @@ TABLE_HEAD = [
 ]
 
 
-def widths(rows: pd.DataFrame) -> str:
-    """'0.39 to 0.47': the range of an estimator's median relative widths over audit sizes."""
-    lo, hi = (f"{rows['median_rel_width'].agg(f):.2f}" for f in ("min", "max"))
+def value_range(values: pd.Series) -> str:
+    """'0.39 to 0.47' (or '0.39' when both ends print alike): a column's range over audit sizes."""
+    lo, hi = f"{values.min():.2f}", f"{values.max():.2f}"
     return lo if lo == hi else f"{lo} to {hi}"
 
 
@@ -215,15 +215,15 @@ def random_note(table: pd.DataFrame, per_theme: pd.DataFrame, names: dict[str, s
     today = table[(table["labels"] == "all") & (table["estimator"] == TODAY)]
     if today.empty:
         return ""
-    lo, hi = today["coverage"].min(), today["coverage"].max()
-    span = f"{lo:.2f}" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f} to {hi:.2f}"
+    span = value_range(today["coverage"])
     ours = table[(table["labels"] == "all") & (table["estimator"] == DEFAULT)]
     themes = per_theme[TODAY]  # theme x audit size
     worst = themes.min(axis=1)
-    if lo >= 0.85:
+    if today["coverage"].min() >= 0.85:
         return (
-            f" There its interval covers {span} pooled, with median widths of {widths(today)} of "
-            f"the true count against {widths(ours)} for the audit-corrected one, but unevenly: "
+            f" There its interval covers {span} pooled, with median widths of "
+            f"{value_range(today['median_rel_width'])} of the true count against "
+            f"{value_range(ours['median_rel_width'])} for the audit-corrected one, but unevenly: "
             f"{int((worst >= 0.95).sum())} of {len(themes)} themes are covered in 95% of draws or "
             f'more, while "{names[worst.idxmin()]}" is covered in only {worst.min():.2f} of them, '
             "its cross-validated rates not holding on these comments."
@@ -243,8 +243,7 @@ def chosen_note(table: pd.DataFrame) -> str:
     ours, today = part[part["estimator"] == DEFAULT], part[part["estimator"] == TODAY]
     big = int(ours["audit"].max())
     o, t = (x[x["audit"] == big].iloc[0] for x in (ours, today))
-    lo, hi = f"{ours['coverage'].min():.2f}", f"{ours['coverage'].max():.2f}"
-    span = lo if lo == hi else f"{lo} to {hi}"
+    span = value_range(ours["coverage"])
     return (
         f" With the model trained on model-chosen labels, the model-only interval covers "
         f"{mo.coverage:.2f} (median error {mo.median_abs_rel_error:.2f}); the audit-corrected one "
