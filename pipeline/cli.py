@@ -52,12 +52,14 @@ def main(
 
 def each_question(workspace: Path | None, question: str | None, step: Callable) -> None:
     """Run `step(ws, q)` for the chosen questions; print its files, summary and the next step."""
+    from pipeline.privacy.store import stored_redactions
     from pipeline.stages.status import next_step
     from pipeline.workspace import load_workspace
 
     ws = load_workspace(workspace)
     for q in ws.select(question):
-        outcome = step(ws, q)
+        with stored_redactions(ws.redactions_dir):
+            outcome = step(ws, q)
         say(f"[{q.id}] {outcome.summary}")
         for path in outcome.outputs.values():
             typer.echo(path)
@@ -333,6 +335,7 @@ def dvc(workspace: WorkspaceOpt = None) -> None:
 @app.command()
 def run(workspace: WorkspaceOpt = None, question: QuestionOpt = None) -> None:
     """Run every stage for each question as far as it can go."""
+    from pipeline.privacy.store import stored_redactions
     from pipeline.stages import STAGES
     from pipeline.stages.status import next_step
     from pipeline.workspace import load_workspace
@@ -345,7 +348,8 @@ def run(workspace: WorkspaceOpt = None, question: QuestionOpt = None) -> None:
             start = time.perf_counter()
             log.info("[%s] stage %s ...", q.id, stage.name)
             try:
-                outcome = stage.run(ws, q)
+                with stored_redactions(ws.redactions_dir):
+                    outcome = stage.run(ws, q)
             except NotReady as exc:
                 say(f"[{q.id}] {stage.name}: not yet: {exc}")
                 break

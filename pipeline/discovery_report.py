@@ -40,25 +40,17 @@ def shareable(
     Why here and not in `discover`: the topics are fitted on what people wrote; only what is
     written out for others to read must name no one.
     """
-    from tqdm import tqdm
-
     from pipeline.privacy import redact_many
 
     texts = pd.concat([result.examples["text"], result.assignments["text"]], ignore_index=True)
     unique = list(dict.fromkeys(texts.astype(str)))
-    redacted: dict[str, str] = {}
-    step = 500
-    with tqdm(total=len(unique), desc="redact", unit="comment", disable=len(unique) < step) as bar:
-        for start in range(0, len(unique), step):
-            chunk = unique[start : start + step]
-            redacted.update(
-                zip(
-                    chunk,
-                    (r.text for r in redact_many(chunk, allow=allow, patterns=patterns)),
-                    strict=True,
-                )
-            )
-            bar.update(len(chunk))
+    redacted = dict(
+        zip(
+            unique,
+            (r.text for r in redact_many(unique, allow=allow, patterns=patterns)),
+            strict=True,
+        )
+    )
     return replace(
         result,
         examples=result.examples.assign(text=result.examples["text"].astype(str).map(redacted)),

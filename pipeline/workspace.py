@@ -177,6 +177,11 @@ class Workspace:
         return self.root / configured if configured else self.root / ".cache" / "embeddings"
 
     @property
+    def redactions_dir(self) -> Path:
+        """Where stages keep the redactions they made (pipeline.privacy.store)."""
+        return self.root / ".cache" / "redactions"
+
+    @property
     def index(self) -> Path:
         return self.root / "reports" / "index.html"
 

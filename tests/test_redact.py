@@ -238,3 +238,81 @@ def test_phone_numbers_read_out_in_words():
         "Crimestoppers: oh eight hundred 555 111",  # a service number, however it is said
     ):
         assert redact(kept).text == kept
+
+
+BENCH_SET = ROOT / "tests" / "data" / "redaction" / "sentences.yaml"
+
+
+def _as_tuples(redactions) -> list[tuple]:
+    return [(r.text, r.found) for r in redactions]
+
+
+def test_parallel_redaction_matches_one_process(monkeypatch):
+    """spaCy's worker processes change the speed, never a redaction (same texts, same order)."""
+    import multiprocessing
+    import os
+
+    redact_module = sys.modules["pipeline.privacy.redact"]
+    if multiprocessing.get_start_method() != "fork" or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("spaCy workers are used only with fork and two cores or more")
+    texts = [s["text"] for s in load_sentences(BENCH_SET)] + [s["text"] for s in SENTENCES]
+    monkeypatch.setattr(redact_module, "PARALLEL_FROM", 10**9)
+    alone = redact_module.redact_many(texts, progress=False)
+    monkeypatch.setattr(redact_module, "PARALLEL_FROM", 50)
+    assert redact_module.spacy_workers(len(texts)) >= 2
+    together = redact_module.redact_many(texts, progress=False)
+    assert _as_tuples(together) == _as_tuples(alone)
+    assert sum(r.changed for r in together) > 100
+
+
+def test_store_gives_back_the_same_redactions_without_redacting(tmp_path, monkeypatch):
+    """A second report reads the store: same redactions, no spaCy; other rules, another store."""
+    from pipeline.privacy import redact_many
+    from pipeline.privacy import store as store_module
+    from pipeline.privacy.engine import engine
+
+    texts = [s["text"] for s in SENTENCES] + ["", "   ", SENTENCES[0]["text"]]
+    plain = redact_many(texts)
+    with store_module.stored_redactions(tmp_path):
+        first = redact_many(texts)
+    assert _as_tuples(first) == _as_tuples(plain)
+    shards = list(tmp_path.glob("*/shard-*.parquet"))
+    assert len(shards) == 1
+    stored = shards[0].read_bytes()
+    for s in PLANTED:  # the store holds spans and categories, no piece of anyone's text
+        for _category, item in s["items"]:
+            assert item.encode("utf-8") not in stored
+
+    store_module._read.cache_clear()  # as in a new process: read back from disk
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("redacted again instead of reading the store")
+
+    monkeypatch.setattr(engine().analyzer.nlp_engine, "process_batch", refuse)
+    with store_module.stored_redactions(tmp_path):
+        again = redact_many(texts)
+    assert _as_tuples(again) == _as_tuples(plain)
+
+    monkeypatch.undo()
+    named = next(s for s in PLANTED if s["items"][0][0] == "name")
+    kept = named["items"][0][1]
+    with store_module.stored_redactions(tmp_path):
+        allowed = redact_many([named["text"]], allow=[kept])
+    assert kept in allowed[0].text
+    assert len({p.parent for p in tmp_path.glob("*/shard-*.parquet")}) == 2
+
+
+def test_a_torn_store_shard_is_redacted_again(tmp_path, caplog):
+    from pipeline.privacy import redact_many
+    from pipeline.privacy import store as store_module
+
+    text = PLANTED[0]["text"]
+    with store_module.stored_redactions(tmp_path):
+        good = redact_many([text])
+    shard = next(tmp_path.glob("*/shard-*.parquet"))
+    shard.write_bytes(shard.read_bytes()[:20])
+    store_module._read.cache_clear()
+    with store_module.stored_redactions(tmp_path):
+        again = redact_many([text])
+    assert _as_tuples(again) == _as_tuples(good)
+    assert "unreadable" in caplog.text

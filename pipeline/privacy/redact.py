@@ -11,6 +11,8 @@ presidio finds candidates (engine, recognizers); this module decides what is rep
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +27,10 @@ from pipeline.privacy.phones import phone_digits
 MARKERS = {category: f"[{category}]" for category in CATEGORIES.values()}
 _PRIORITY = {category: i for i, category in enumerate(CATEGORIES.values())}  # ties: earlier wins
 _ORGANISATION_PREFIXES = ("80", "3", "84", "87", "9", "116", "118", "5")
+PARALLEL_FROM = (
+    2_000  # texts; below this, starting spaCy's worker processes costs more than it saves
+)
+MAX_WORKERS = 4
 
 
 class Finding(NamedTuple):
@@ -124,9 +130,16 @@ def _apply(
                 last[2], last[3] = category, length
         else:
             merged.append([start, end, category, length])
+    return _replace(text, [(category, start, end) for start, end, category, _ in merged], patterns)
+
+
+def _replace(
+    text: str, spans: Iterable[tuple[str, int, int]], patterns: tuple[tuple[str, str], ...]
+) -> Redaction:
+    """The text with each (category, start, end) span, in order and apart, put as its marker."""
     markers = {**MARKERS, **{label: f"[{label}]" for label, _ in patterns}}
     out, pos, found = [], 0, []
-    for start, end, category, _ in merged:
+    for category, start, end in spans:
         out.append(text[pos:start])
         out.append(markers[category])
         found.append(Finding(category, text[start:end], start, end))
@@ -152,31 +165,68 @@ def redact(
     return _apply(text, results, _clean_allow(allow), _clean_patterns(patterns))
 
 
+def spacy_workers(n_texts: int) -> int:
+    """Processes for spaCy's pipe: several only for large batches where `fork` is the start method.
+
+    Why: spaCy's model runs in the workers and presidio's recognizers in this process, so two
+    cores redact about 1.5x faster (docs/benchmarks.md). Forked workers inherit the loaded
+    model; under `spawn` (macOS, Windows) each would load it again, for little gain.
+    """
+    if n_texts < PARALLEL_FROM or multiprocessing.get_start_method() != "fork":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, MAX_WORKERS))
+
+
 def redact_many(
     texts: Iterable[str],
     allow: Sequence[str] = (),
     batch_size: int = 64,
     patterns: Mapping[str, str] | None = None,
+    progress: bool = True,
 ) -> list[Redaction]:
     """`redact` for many texts, running spaCy over them in batches (nlp.pipe): 2-3x faster."""
+    from tqdm import tqdm
+
     from pipeline.privacy.engine import engine
+    from pipeline.privacy.store import open_store, text_key
 
     texts = ["" if t is None else str(t) for t in texts]
     allowed = _clean_allow(allow)
     extra = _clean_patterns(patterns)
     out = [Redaction(t) for t in texts]
-    todo = [i for i, t in enumerate(texts) if t.strip()]
-    if not todo:
+    store = open_store(allowed, extra)
+    pending: dict[str, list[int]] = {}  # each distinct text is redacted once
+    for i, t in enumerate(texts):
+        spans = store.get(text_key(t)) if store is not None and t.strip() else None
+        if spans is not None:
+            out[i] = _replace(t, spans, extra)
+        elif t.strip():
+            pending.setdefault(t, []).append(i)
+    if not pending:
         return out
     eng = engine()
-    nlp_engine = eng.analyzer.nlp_engine
-    batches = nlp_engine.process_batch([texts[i] for i in todo], "en", batch_size=batch_size)
-    for i, (_, artifacts) in zip(todo, batches, strict=True):
-        results = eng.analyzer.analyze(
-            text=texts[i], language="en", nlp_artifacts=artifacts, score_threshold=0.0
-        )
-        out[i] = _apply(texts[i], results, allowed, extra)
+    unique = list(pending)
+    batches = eng.analyzer.nlp_engine.process_batch(
+        unique, "en", batch_size=batch_size, n_process=spacy_workers(len(unique))
+    )
+    show = progress and len(unique) >= PARALLEL_FROM
+    with tqdm(total=len(unique), desc="redact", unit="comment", disable=not show) as bar:
+        for text, (_, artifacts) in zip(unique, batches, strict=True):
+            results = eng.analyzer.analyze(
+                text=text, language="en", nlp_artifacts=artifacts, score_threshold=0.0
+            )
+            redaction = _apply(text, results, allowed, extra)
+            for i in pending[text]:
+                out[i] = redaction
+            bar.update()
+    if store is not None:
+        store.add({text_key(t): _spans(out[pending[t][0]]) for t in unique})
     return out
+
+
+def _spans(redaction: Redaction) -> tuple[tuple[str, int, int], ...]:
+    return tuple((f.category, f.start, f.end) for f in redaction.found)
 
 
 def counts(redactions: Iterable[Redaction]) -> dict[str, int]:
