@@ -27,9 +27,8 @@ from pipeline.privacy.phones import phone_digits
 MARKERS = {category: f"[{category}]" for category in CATEGORIES.values()}
 _PRIORITY = {category: i for i, category in enumerate(CATEGORIES.values())}  # ties: earlier wins
 _ORGANISATION_PREFIXES = ("80", "3", "84", "87", "9", "116", "118", "5")
-PARALLEL_FROM = (
-    2_000  # texts; below this, starting spaCy's worker processes costs more than it saves
-)
+# texts; below this, starting spaCy's worker processes costs more than it saves
+PARALLEL_FROM = 2_000
 MAX_WORKERS = 4
 
 
@@ -169,7 +168,7 @@ def spacy_workers(n_texts: int) -> int:
     """Processes for spaCy's pipe: several only for large batches where `fork` is the start method.
 
     Why: spaCy's model runs in the workers and presidio's recognizers in this process, so two
-    cores redact about 1.5x faster (docs/benchmarks.md). Forked workers inherit the loaded
+    cores redact about 1.4-1.5x faster (docs/benchmarks.md). Forked workers inherit the loaded
     model; under `spawn` (macOS, Windows) each would load it again, for little gain.
     """
     if n_texts < PARALLEL_FROM or multiprocessing.get_start_method() != "fork":
