@@ -35,8 +35,11 @@ MIN_COMMENTS = 2  # a phrase one person used names no topic
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
 def phrase_nlp():
-    """The small English model (parser for noun chunks, NER for names), or None if missing."""
+    """The small English model (parser for noun chunks, NER for names), or None if missing.
+
+    Loaded once per process: discovery and the report's key points both need it."""
     import spacy
 
     from pipeline.privacy.engine import MODEL, ModelMissing, _check_model
@@ -126,12 +129,16 @@ def comment_phrases(
     nlp = phrase_nlp()
     if nlp is None:
         return None
+    from pipeline.workers import spacy_workers
+
     stops = stop_words(extra_stop_words) | EVALUATIVE
-    out = []
-    for doc in nlp.pipe(texts, batch_size=batch_size):
+    unique = list(dict.fromkeys(texts))  # each distinct text is parsed once
+    found = {}
+    docs = nlp.pipe(unique, batch_size=batch_size, n_process=spacy_workers(len(unique)))
+    for text, doc in zip(unique, docs, strict=True):
         chunks = {p for chunk in doc.noun_chunks if (p := chunk_phrase(chunk, stops))}
-        out.append(chunks | _compounds(doc, stops))
-    return out
+        found[text] = chunks | _compounds(doc, stops)
+    return [found[t] for t in texts]
 
 
 def rank_phrases(

@@ -60,19 +60,19 @@ def large_batch(texts: list[str]) -> dict:
     """Real comments in one process, then with spaCy's workers, then read back from a store."""
     import tempfile
 
+    from pipeline import workers
     from pipeline.privacy import store
 
-    red = sys.modules["pipeline.privacy.redact"]
     texts = list(dict.fromkeys(t for t in texts if t.strip()))
     out: dict = {"comments": len(texts), "mean_chars": sum(map(len, texts)) / len(texts)}
-    saved = red.PARALLEL_FROM
-    red.PARALLEL_FROM = 10**9
+    saved = workers.PARALLEL_FROM
+    workers.PARALLEL_FROM = 10**9
     try:
         alone, seconds = measure(texts)
     finally:
-        red.PARALLEL_FROM = saved
+        workers.PARALLEL_FROM = saved
     out["one_process_per_s"] = len(texts) / seconds
-    out["workers"] = red.spacy_workers(len(texts))
+    out["workers"] = workers.spacy_workers(len(texts))
     together, seconds = measure(texts)
     out["workers_per_s"] = len(texts) / seconds
     out["same"] = [(r.text, r.found) for r in alone] == [(r.text, r.found) for r in together]
@@ -83,6 +83,7 @@ def large_batch(texts: list[str]) -> dict:
         with store.stored_redactions(folder):
             again, seconds = measure(texts)
     out["store_per_s"] = len(texts) / seconds
+    out["parallel_from"] = workers.PARALLEL_FROM
     out["same"] &= [r.text for r in again] == [r.text for r in alone]
     return out
 
@@ -248,7 +249,7 @@ def render(report: dict) -> str:
             + ("the same redactions" if n["same"] else "**different redactions**")
             + "); a re-run that finds them in the workspace's store (pipeline/privacy/store.py) "
             f"reads them back at {n['store_per_s']:,.0f}/s. Workers are used from "
-            f"{sys.modules['pipeline.privacy.redact'].PARALLEL_FROM:,} texts, where processes "
+            f"{n['parallel_from']:,} texts, where processes "
             "start by fork (Linux).",
         ]
     misses = [(n, m) for n in names for m in sets[n]["misses"]]

@@ -190,3 +190,26 @@ def test_codebook_promote_adds_a_loadable_theme(tmp_path):
     assert again.exit_code != 0
     assert "already in the codebook" in str(again.exception)
     assert book_path.read_text(encoding="utf-8") == text
+
+
+def test_key_phrases_are_the_same_from_spacy_workers(monkeypatch):
+    """Parsing a large batch in worker processes (and each distinct text once) changes no phrase."""
+    import multiprocessing
+    import os
+    from pathlib import Path
+
+    from pipeline import workers
+    from pipeline.keyphrases import comment_phrases
+
+    if multiprocessing.get_start_method() != "fork" or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("spaCy workers are used only with fork and two cores or more")
+    demo = Path(__file__).resolve().parents[1] / "examples" / "policing" / "export" / "comments.csv"
+    texts = pd.read_csv(demo, dtype=str)["text"].fillna("").tolist()[:300]
+    texts += texts[:20]  # repeated answers, as real exports have
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 10**9)
+    alone = comment_phrases(texts)
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 50)
+    assert workers.spacy_workers(len(set(texts))) >= 2
+    together = comment_phrases(texts)
+    assert together == alone
+    assert sum(map(len, together)) > 300

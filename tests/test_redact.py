@@ -252,15 +252,17 @@ def test_parallel_redaction_matches_one_process(monkeypatch):
     import multiprocessing
     import os
 
-    redact_module = sys.modules["pipeline.privacy.redact"]
+    from pipeline import workers
+    from pipeline.privacy import redact_many
+
     if multiprocessing.get_start_method() != "fork" or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("spaCy workers are used only with fork and two cores or more")
     texts = [s["text"] for s in load_sentences(BENCH_SET)] + [s["text"] for s in SENTENCES]
-    monkeypatch.setattr(redact_module, "PARALLEL_FROM", 10**9)
-    alone = redact_module.redact_many(texts, progress=False)
-    monkeypatch.setattr(redact_module, "PARALLEL_FROM", 50)
-    assert redact_module.spacy_workers(len(texts)) >= 2
-    together = redact_module.redact_many(texts, progress=False)
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 10**9)
+    alone = redact_many(texts, progress=False)
+    monkeypatch.setattr(workers, "PARALLEL_FROM", 50)
+    assert workers.spacy_workers(len(texts)) >= 2
+    together = redact_many(texts, progress=False)
     assert _as_tuples(together) == _as_tuples(alone)
     assert sum(r.changed for r in together) > 100
 

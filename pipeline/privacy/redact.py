@@ -11,8 +11,6 @@ presidio finds candidates (engine, recognizers); this module decides what is rep
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,9 +25,6 @@ from pipeline.privacy.phones import phone_digits
 MARKERS = {category: f"[{category}]" for category in CATEGORIES.values()}
 _PRIORITY = {category: i for i, category in enumerate(CATEGORIES.values())}  # ties: earlier wins
 _ORGANISATION_PREFIXES = ("80", "3", "84", "87", "9", "116", "118", "5")
-# texts; below this, starting spaCy's worker processes costs more than it saves
-PARALLEL_FROM = 2_000
-MAX_WORKERS = 4
 
 
 class Finding(NamedTuple):
@@ -164,19 +159,6 @@ def redact(
     return _apply(text, results, _clean_allow(allow), _clean_patterns(patterns))
 
 
-def spacy_workers(n_texts: int) -> int:
-    """Processes for spaCy's pipe: several only for large batches where `fork` is the start method.
-
-    Why: spaCy's model runs in the workers and presidio's recognizers in this process, so two
-    cores redact about 1.4-1.5x faster (docs/benchmarks.md). Forked workers inherit the loaded
-    model; under `spawn` (macOS, Windows) each would load it again, for little gain.
-    """
-    if n_texts < PARALLEL_FROM or multiprocessing.get_start_method() != "fork":
-        return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(cores or 1, MAX_WORKERS))
-
-
 def redact_many(
     texts: Iterable[str],
     allow: Sequence[str] = (),
@@ -189,6 +171,7 @@ def redact_many(
 
     from pipeline.privacy.engine import engine
     from pipeline.privacy.store import open_store, text_key
+    from pipeline.workers import PARALLEL_FROM, spacy_workers
 
     texts = ["" if t is None else str(t) for t in texts]
     allowed = _clean_allow(allow)
