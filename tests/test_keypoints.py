@@ -213,3 +213,21 @@ def test_key_phrases_are_the_same_from_spacy_workers(monkeypatch):
     together = comment_phrases(texts)
     assert together == alone
     assert sum(map(len, together)) > 300
+
+
+def test_phrase_sample_is_uniform_and_covers_every_point():
+    """Large themes name their points from a seeded sample; small ones from every comment."""
+    from pipeline.report.keypoints import MIN_PER_POINT, PHRASE_SAMPLE, phrase_sample
+
+    small = np.repeat(np.arange(3), 100)
+    assert phrase_sample(small).tolist() == list(range(300))
+    rng = np.random.default_rng(0)
+    labels = rng.choice(4, size=20_000, p=[0.6, 0.3, 0.0995, 0.0005])  # a point of about 10
+    pos = phrase_sample(labels, seed=7)
+    assert pos.tolist() == phrase_sample(labels, seed=7).tolist()
+    assert pos.tolist() != phrase_sample(labels, seed=8).tolist()
+    assert PHRASE_SAMPLE <= len(pos) <= PHRASE_SAMPLE + 4 * MIN_PER_POINT
+    picked = np.bincount(labels[pos], minlength=4)
+    assert picked[3] == (labels == 3).sum()  # the tiny point keeps all its comments
+    share = picked[:2] / len(pos)
+    assert np.allclose(share, [0.6, 0.3], atol=0.03)  # the large ones in proportion

@@ -97,7 +97,8 @@ KEY_POINTS_NOTE = (
     "Key points: each theme's comments are grouped by meaning (k-means on their embeddings, "
     "3 to 8 groups chosen by silhouette; 1 or 2 for small themes), so every comment is in "
     "exactly one key point. Labels are the noun phrases most distinctive of the group within "
-    "the theme; the quote is the comment nearest the group's centre. The paragraph is a draft "
+    "the theme (in a theme of more than 2,000 comments, among a random 2,000 of them); the "
+    "quote is the comment nearest the group's centre. The paragraph is a draft "
     "built from them unless the analyst wrote one (summaries.yaml). 'Other issues raised' "
     "groups the comments coded to no theme the same way and lists groups of a useful size."
 )

@@ -4,7 +4,8 @@ A theme's comments are clustered on their embeddings (KMeans, fixed seed, k by s
 size-bounded range) so that every comment sits in exactly one key point and the counts add up to
 the theme's. Each point is named by noun phrases (spaCy `en_core_web_sm` noun chunks, lemmatised,
 stop words dropped) ranked by how distinctive they are of that point within the theme (a
-c-TF-IDF-like score), so a label reads "knife crime; young people" rather than "knife". The
+c-TF-IDF-like score), so a label reads "knife crime; young people" rather than "knife"; a theme
+of more than PHRASE_SAMPLE comments is named from a seeded uniform sample of them. The
 representative quote is the comment nearest the cluster centre, redacted like every other quote.
 Substantive comments coded to no theme are clustered the same way; clusters of a useful size are
 candidates for a new theme ("Other issues raised").
@@ -33,6 +34,8 @@ GENERIC = frozenset(
     "people person thing way lot time year month week day police plan word bit kind sort "
     "area place point issue problem something anything everything nothing one part fact".split()
 )
+PHRASE_SAMPLE = 2_000  # comments per theme whose phrases name its points (see phrase_sample)
+MIN_PER_POINT = 20
 MULTI_WORD_BONUS = 2.0  # a phrase reads as a point; a single noun rarely does
 KP_COLUMNS = ["theme_id", "point", "label", "n", "keyphrases", "quote", "quote_id", "ids"]
 EM_COLUMNS = ["cluster", "label", "n", "keyphrases", "quotes", "ids"]
@@ -48,6 +51,29 @@ def noun_phrases(texts: Sequence[str], extra_stop: Sequence[str] = ()) -> list[s
     if found is None:
         return [set() for _ in texts]
     return [{p for p in phrases if p not in GENERIC} for phrases in found]
+
+
+def phrase_sample(labels: np.ndarray, seed: int = 42) -> np.ndarray:
+    """Positions of the comments whose phrases name the points: all up to PHRASE_SAMPLE, else a
+    uniform sample of that many, topped up to MIN_PER_POINT comments of each point.
+
+    Why: parsing is most of a large report's time (about 200 s for 79,000 comments), while a
+    point's top phrases are shares of its comments, which a uniform sample estimates without bias
+    (docs/scaling.md measures how often a label changes). The points and their counts still
+    come from every comment.
+    """
+    n = len(labels)
+    if n <= PHRASE_SAMPLE:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(n, dtype=bool)
+    keep[rng.choice(n, PHRASE_SAMPLE, replace=False)] = True
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        short = min(MIN_PER_POINT, len(members)) - int(keep[members].sum())
+        if short > 0:
+            keep[rng.choice(members[~keep[members]], short, replace=False)] = True
+    return np.flatnonzero(keep)
 
 
 def choose_k(n: int, lo: int = 3, hi: int = 8) -> tuple[int, ...]:
@@ -182,19 +208,19 @@ def key_points(
     x = _unit(embeddings, len(frame))
     flagged = _flagged(frame, qcfg.personal_data_column)
     ids = frame["id"].astype(str)
-    coded = sub & frame[[code_col(t) for t in order]].to_numpy().any(axis=1)
-    phrase_rows = np.flatnonzero(coded)
-    phrases = dict(
-        zip(phrase_rows, noun_phrases(frame["text"].iloc[phrase_rows].tolist()), strict=True)
-    )
-    records = []
+    points = {}  # theme -> (its comments' rows, their point, the positions whose phrases count)
     for t in order:
         rows = np.flatnonzero(sub & frame[code_col(t)].to_numpy().astype(bool))
         if not len(rows):
             continue
         ks = choose_k(len(rows)) if x is not None else (1,)
         labels = cluster(x[rows], ks, seed) if x is not None else np.zeros(len(rows), dtype=int)
-        ranked = rank_phrases([phrases[i] for i in rows], labels)
+        points[t] = (rows, labels, phrase_sample(labels, seed))
+    wanted = sorted({int(r) for rows, _, pos in points.values() for r in rows[pos]})
+    phrases = dict(zip(wanted, noun_phrases(frame["text"].iloc[wanted].tolist()), strict=True))
+    records = []
+    for t, (rows, labels, pos) in points.items():
+        ranked = rank_phrases([phrases[i] for i in rows[pos]], labels[pos])
         used: set[str] = set()
         for c, top in enumerate(ranked):
             label = label_of(top)
@@ -271,8 +297,8 @@ def emerging(
         return pd.DataFrame(columns=EM_COLUMNS)
     hi = max(2, min(12, len(rows) // floor))
     labels = cluster(x[rows], tuple(range(2, hi + 1)) if hi > 2 else (2,), seed)
-    phrases = noun_phrases(frame["text"].iloc[rows].tolist())
-    ranked = rank_phrases(phrases, labels)
+    pos = phrase_sample(labels, seed)
+    ranked = rank_phrases(noun_phrases(frame["text"].iloc[rows[pos]].tolist()), labels[pos])
     flagged = _flagged(frame, qcfg.personal_data_column)
     ids = frame["id"].astype(str)
     records = []
