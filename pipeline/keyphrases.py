@@ -35,11 +35,8 @@ MIN_COMMENTS = 2  # a phrase one person used names no topic
 
 
 @lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
 def phrase_nlp():
-    """The small English model (parser for noun chunks, NER for names), or None if missing.
-
-    Loaded once per process: discovery and the report's key points both need it."""
+    """The small English model (parser for noun chunks, NER for names), or None if missing."""
     import spacy
 
     from pipeline.privacy.engine import MODEL, ModelMissing, _check_model

