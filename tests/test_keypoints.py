@@ -194,14 +194,12 @@ def test_codebook_promote_adds_a_loadable_theme(tmp_path):
 
 def test_key_phrases_are_the_same_from_spacy_workers(monkeypatch):
     """Parsing a large batch in worker processes (and each distinct text once) changes no phrase."""
-    import multiprocessing
-    import os
     from pathlib import Path
 
     from pipeline import workers
     from pipeline.keyphrases import comment_phrases
 
-    if multiprocessing.get_start_method() != "fork" or len(os.sched_getaffinity(0)) < 2:
+    if workers.spacy_workers(10**9) < 2:
         pytest.skip("spaCy workers are used only with fork and two cores or more")
     demo = Path(__file__).resolve().parents[1] / "examples" / "policing" / "export" / "comments.csv"
     texts = pd.read_csv(demo, dtype=str)["text"].fillna("").tolist()[:300]

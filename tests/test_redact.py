@@ -249,13 +249,11 @@ def _as_tuples(redactions) -> list[tuple]:
 
 def test_parallel_redaction_matches_one_process(monkeypatch):
     """spaCy's worker processes change the speed, never a redaction (same texts, same order)."""
-    import multiprocessing
-    import os
 
     from pipeline import workers
     from pipeline.privacy import redact_many
 
-    if multiprocessing.get_start_method() != "fork" or len(os.sched_getaffinity(0)) < 2:
+    if workers.spacy_workers(10**9) < 2:
         pytest.skip("spaCy workers are used only with fork and two cores or more")
     texts = [s["text"] for s in load_sentences(BENCH_SET)] + [s["text"] for s in SENTENCES]
     monkeypatch.setattr(workers, "PARALLEL_FROM", 10**9)
