@@ -315,3 +315,24 @@ def test_missing_embeddings_refused_without_model():
     )
     with pytest.raises(ValueError, match="fitted on 4"):
         clf.predict_proba(texts[:2], embeddings=np.zeros((2, 5)))
+
+
+def test_text_model_reads_plain_tfidf_with_its_theme_weights_folded_in():
+    from scipy.sparse import diags
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from pipeline.classify import _fit_binary, _fit_text_binary, _log_count_ratio
+
+    texts, Y = _tiny_training_set()
+    vec = TfidfVectorizer()
+    T = vec.fit_transform(texts)
+    y = Y[:, 0]
+    ratio = dict(zip(vec.get_feature_names_out(), _log_count_ratio(T, y), strict=True))
+    assert ratio["bus"] > 1 and ratio["park"] < -1 and abs(ratio["comment"]) < 1e-12
+    folded = _fit_text_binary(T, y, 4.0, 0)
+    weighted = diags(_log_count_ratio(T, y))
+    direct = _fit_binary(T @ weighted, y, 4.0, 0)
+    np.testing.assert_allclose(
+        folded.predict_proba(T), direct.predict_proba(T @ weighted), rtol=0, atol=1e-12
+    )
+    assert _fit_text_binary(T, np.zeros(len(texts), dtype=np.int8), 4.0, 0) == 0.0
