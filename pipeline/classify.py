@@ -2,10 +2,11 @@
 
 Why this shape: on the NHS benchmark a frozen encoder alone barely beats TF-IDF, but the two make
 different mistakes, so their average beats both. The TF-IDF model of each theme weights its
-features by naive-Bayes log-count ratios (NBSVM), which lifts the words that tell that theme. Everything downstream is about counts, so the
-probabilities are calibrated per theme (Platt on out-of-fold scores) and each theme gets its own
-threshold, chosen on out-of-fold predictions and shrunk towards a global one where a theme has few
-examples (a threshold fitted on ten positives is mostly noise).
+features by naive-Bayes log-count ratios (NBSVM), which lifts the words that tell that theme.
+Everything downstream is about counts, so the probabilities are calibrated per theme (Platt on
+out-of-fold scores) and each theme gets its own threshold, chosen on out-of-fold predictions and
+shrunk towards a global one where a theme has few examples (a threshold fitted on ten positives
+is mostly noise).
 """
 
 from __future__ import annotations

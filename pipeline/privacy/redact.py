@@ -171,41 +171,48 @@ def redact_many(
     redacted again."""
     from tqdm import tqdm
 
+    from pipeline.embed import text_key
     from pipeline.privacy.engine import engine
-    from pipeline.privacy.store import open_store, text_key
+    from pipeline.privacy.store import open_store
     from pipeline.workers import PARALLEL_FROM, spacy_workers
 
     texts = ["" if t is None else str(t) for t in texts]
     allowed = _clean_allow(allow)
     extra = _clean_patterns(patterns)
     out = [Redaction(t) for t in texts]
-    store = open_store(allowed, extra)
-    pending: dict[str, list[int]] = {}  # each distinct text is redacted once
+    rows: dict[str, list[int]] = {}  # each distinct text is redacted once
     for i, t in enumerate(texts):
-        spans = store.get(text_key(t)) if store is not None and t.strip() else None
-        if spans is not None:
-            out[i] = _replace(t, spans, extra)
-        elif t.strip():
-            pending.setdefault(t, []).append(i)
+        if t.strip():
+            rows.setdefault(t, []).append(i)
+    store = open_store(allowed, extra)
+    keys = {t: text_key(t).hex() for t in rows} if store is not None else {}
+    pending = []
+    for t, where in rows.items():
+        spans = store.get(keys[t]) if store is not None else None
+        if spans is None:
+            pending.append(t)
+            continue
+        redaction = _replace(t, spans, extra)
+        for i in where:
+            out[i] = redaction
     if not pending:
         return out
     eng = engine()
-    unique = list(pending)
     batches = eng.analyzer.nlp_engine.process_batch(
-        unique, "en", batch_size=batch_size, n_process=spacy_workers(len(unique))
+        pending, "en", batch_size=batch_size, n_process=spacy_workers(len(pending))
     )
-    show = progress and len(unique) >= PARALLEL_FROM
-    with tqdm(total=len(unique), desc="redact", unit="comment", disable=not show) as bar:
-        for text, (_, artifacts) in zip(unique, batches, strict=True):
+    show = progress and len(pending) >= PARALLEL_FROM
+    with tqdm(total=len(pending), desc="redact", unit="comment", disable=not show) as bar:
+        for text, (_, artifacts) in zip(pending, batches, strict=True):
             results = eng.analyzer.analyze(
                 text=text, language="en", nlp_artifacts=artifacts, score_threshold=0.0
             )
             redaction = _apply(text, results, allowed, extra)
-            for i in pending[text]:
+            for i in rows[text]:
                 out[i] = redaction
             bar.update()
     if store is not None:
-        store.add({text_key(t): _spans(out[pending[t][0]]) for t in unique})
+        store.add({keys[t]: _spans(out[rows[t][0]]) for t in pending})
     return out
 
 

@@ -76,10 +76,6 @@ def fingerprint(allow: tuple[str, ...], patterns: tuple[tuple[str, str], ...]) -
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
 
 
-def text_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def open_store(allow: tuple[str, ...], patterns: tuple[tuple[str, str], ...]):
     """The active store for these rules, read once per process; None when no store is on."""
     root = active()
