@@ -145,6 +145,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         embedding_model: str | None = "all-MiniLM-L6-v2",
         fine_tune_steps: int = 160,
         fine_tune_layers: int | None = 2,
+        naive_bayes_text: bool = True,
     ) -> None:
         self.C_text = C_text
         self.C_embedding = C_embedding
@@ -156,6 +157,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         self.embedding_model = embedding_model
         self.fine_tune_steps = fine_tune_steps
         self.fine_tune_layers = fine_tune_layers
+        self.naive_bayes_text = naive_bayes_text
 
     def _embeddings(self, texts: list[str], embeddings) -> np.ndarray:
         """The rows given, checked against the texts, or computed with `embedding_model`."""
@@ -184,8 +186,9 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
     def _fit_base(self, texts: list[str], E: np.ndarray, Y: np.ndarray):
         features = _TextFeatures()
         T = features.fit_transform(texts)
+        fit_text = _fit_text_binary if self.naive_bayes_text else _fit_binary
         text_models = [
-            _fit_text_binary(T, Y[:, j], self.C_text, self.random_state) for j in range(Y.shape[1])
+            fit_text(T, Y[:, j], self.C_text, self.random_state) for j in range(Y.shape[1])
         ]
         emb_models = [
             _fit_binary(E, Y[:, j], self.C_embedding, self.random_state) for j in range(Y.shape[1])

@@ -336,3 +336,26 @@ def test_text_model_reads_plain_tfidf_with_its_theme_weights_folded_in():
         folded.predict_proba(T), direct.predict_proba(T @ weighted), rtol=0, atol=1e-12
     )
     assert _fit_text_binary(T, np.zeros(len(texts), dtype=np.int8), 4.0, 0) == 0.0
+
+
+def test_next_to_label_learns_from_labels_the_trained_model_has_not_seen(demo_run, tmp_path):
+    """Picks come from a picker fitted on every label so far: no `run` needed between batches."""
+    import shutil
+
+    from pipeline.stages.label import choose
+    from pipeline.workspace import load_workspace
+
+    root = tmp_path / "ws"
+    shutil.copytree(demo_run["ws"].root, root, ignore=shutil.ignore_patterns("reports"))
+    ws = load_workspace(root)
+    q = ws.question("missing")
+    paths = ws.paths(q)
+    shutil.rmtree(paths.model_dir)
+    paths.coded.unlink()
+    comments, picked, how = choose(ws, q, 15)
+    assert how == "model uncertainty"
+    labelled = pd.read_csv(paths.labelled, dtype=str)
+    assert not comments.iloc[picked]["id"].astype(str).isin(labelled["id"]).any()
+    labelled.head(5).to_csv(paths.labelled, index=False)  # too few labels: a first batch
+    _, _, how = choose(ws, q, 15)
+    assert how.startswith("a random first batch")

@@ -13,13 +13,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline import modeldir
-from pipeline.columns import prob_col
+from pipeline.coding import training_labels
 from pipeline.embed import read_embeddings
 from pipeline.errors import YousaidError
-from pipeline.labelled import read_labelled
+from pipeline.labelled import label_matrix, read_labelled
 from pipeline.manifest import check_coded
-from pipeline.select import audit_sample, choose_next, first_batch, suggest_audit_size
+from pipeline.select import (
+    audit_sample,
+    choose_next,
+    first_batch,
+    picker_scores,
+    suggest_audit_size,
+)
 from pipeline.stages.base import Outcome, codebook, comments_table
 from pipeline.workspace import Question, Workspace
 
@@ -29,30 +34,35 @@ def choose(
 ) -> tuple[pd.DataFrame, list[int], str]:
     """(comments, chosen row positions, how they were chosen).
 
-    With a model and its coded table: the least certain comments, spread out. Before that: a
-    random first batch spread over clusters. Labelled comments and `exclude` (e.g. waiting in
-    Label Studio) are never chosen.
+    With enough hand labels: the comments a picker fitted on every label so far is least sure
+    of, spread out (`pipeline.select.PICKER`; so no retraining is needed between batches).
+    Before that: a random first batch spread over clusters. Labelled comments and `exclude`
+    (e.g. waiting in Label Studio) are never chosen.
     """
     paths = ws.paths(q)
+    if paths.coded.exists():
+        check_coded(paths.coded)  # never choose or pre-annotate from half of two runs
     comments = comments_table(ws, q)
     ids = comments["id"].astype(str).tolist()
     vectors = np.asarray(read_embeddings(paths.embeddings, ids))
     book = codebook(ws, q)
     done = [str(i) for i in exclude]
+    seed, s = ws.settings.seed, ws.settings.classifier
     if paths.labelled.exists():
-        done += read_labelled(paths.labelled, book)["id"].tolist()
-    seed = ws.settings.seed
-    if paths.coded.exists() and (paths.model_dir / "meta.json").exists():
-        check_coded(paths.coded)  # never choose or pre-annotate from half of two runs
-        coded = pd.read_parquet(paths.coded)
-        model = modeldir.load(paths.model_dir, book)
-        if coded["id"].astype(str).tolist() == ids:
-            probs = coded[[prob_col(t) for t in model.theme_ids]].to_numpy()
-            thresholds = np.asarray(model.meta["thresholds"])
+        labelled = read_labelled(paths.labelled, book)
+        done += labelled["id"].tolist()
+        at = {i: k for k, i in enumerate(ids)}
+        train = training_labels(labelled)
+        train = train[train["id"].astype(str).isin(at)]
+        Y = label_matrix(train["labels"], book.ids)
+        if len(train) >= s.min_labelled and Y.sum(axis=0).max() >= s.min_positives:
+            rows = np.array([at[i] for i in train["id"].astype(str)])
+            texts = comments["text"].fillna("").astype(str).tolist()
+            probs, thresholds = picker_scores(texts, vectors, rows, Y, s.estimator_params(), seed)
             chosen = choose_next(comments, vectors, probs, n, thresholds, done, seed=seed)
             return comments, chosen, "model uncertainty"
     chosen = first_batch(comments, vectors, n, done, seed=seed)
-    return comments, chosen, "a random first batch spread over clusters (no model yet)"
+    return comments, chosen, "a random first batch spread over clusters (not enough labels yet)"
 
 
 def labelled_ids(ws: Workspace, q: Question) -> list[str]:
