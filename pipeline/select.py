@@ -26,9 +26,9 @@ from pipeline.codebook import Codebook
 
 # The model whose uncertainty picks the next batch, in place of the coding model's settings.
 # Frozen encoder: it fits in seconds, so each batch is chosen with every label so far. Plain
-# TF-IDF: the naive-Bayes weighted text model codes better but picks worse, its ratios resting
-# on a handful of positives per theme (NHS, 3 seeds, model-chosen at 200 labels: 0.603 with
-# its picks against 0.620 with these).
+# TF-IDF even where the coding model is naive-Bayes weighted: that weighting codes a little
+# better but picks worse (NHS, 3 seeds, model-chosen at 200 labels: 0.603 with its own picks,
+# 0.618 with these; docs/benchmarks.md, fifth round).
 PICKER = {"fine_tune_steps": 0, "naive_bayes_text": False}
 
 
