@@ -336,6 +336,12 @@ def test_text_model_reads_plain_tfidf_with_its_theme_weights_folded_in():
         folded.predict_proba(T), direct.predict_proba(T @ weighted), rtol=0, atol=1e-12
     )
     assert _fit_text_binary(T, np.zeros(len(texts), dtype=np.int8), 4.0, 0) == 0.0
+    # the option end to end: noise embeddings, so the text models alone must tell the themes
+    noise = np.random.default_rng(0).normal(size=(len(texts) + 2, 4))
+    clf = ThemeClassifier(cv=2, fine_tune_steps=0, naive_bayes_text=True, progress=False)
+    clf.fit(texts, Y, embeddings=noise[: len(texts)])
+    P = clf.predict_proba(["the bus was late", "the park is lovely"], noise[len(texts) :])
+    assert P[0, 0] > P[0, 1] and P[1, 1] > P[1, 0]
 
 
 def test_next_to_label_learns_from_labels_the_trained_model_has_not_seen(demo_run, tmp_path):
