@@ -13,6 +13,7 @@ seeded, whose population size is kept with it; `suggest_audit_size` says how big
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from scipy import stats
 from sklearn.cluster import KMeans
 
 from pipeline.codebook import Codebook
+
+log = logging.getLogger(__name__)
 
 # The model whose uncertainty picks the next batch, in place of the coding model's settings.
 # Frozen encoder: it fits in seconds, so each batch is chosen with every label so far. Plain
@@ -43,6 +46,7 @@ def picker_scores(
     """(probabilities of every comment, thresholds) from a PICKER fitted on the `labelled` rows."""
     from pipeline.classify import ThemeClassifier
 
+    log.info("fitting the picker on %d labels to score %d comments", len(labelled), len(texts))
     clf = ThemeClassifier(random_state=seed, progress=False, **{**params, **PICKER})
     clf.fit([texts[i] for i in labelled], Y, embeddings=vectors[labelled])
     return clf.predict_proba(list(texts), vectors), clf.thresholds_
