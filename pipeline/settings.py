@@ -127,6 +127,14 @@ class ClassifierSettings(Section):
     # embeddings never do
     fine_tune_layers: int | None = Field(2, ge=1)
 
+    def learnable_themes(self, Y) -> int:
+        """Themes with at least `min_positives` examples in the label matrix Y."""
+        return int((Y.sum(axis=0) >= self.min_positives).sum())
+
+    def enough_labels(self, Y) -> bool:
+        """Enough to learn from: `min_labelled` labelled comments and one learnable theme."""
+        return len(Y) >= self.min_labelled and self.learnable_themes(Y) > 0
+
     def estimator_params(self) -> dict:
         """The settings ThemeClassifier takes."""
         keys = (

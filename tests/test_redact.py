@@ -249,7 +249,6 @@ def _as_tuples(redactions) -> list[tuple]:
 
 def test_parallel_redaction_matches_one_process(monkeypatch):
     """spaCy's worker processes change the speed, never a redaction (same texts, same order)."""
-
     from pipeline import workers
     from pipeline.privacy import redact_many
 

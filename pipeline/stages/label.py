@@ -55,7 +55,7 @@ def choose(
         train = training_labels(labelled)
         train = train[train["id"].astype(str).isin(at)]
         Y = label_matrix(train["labels"], book.ids)
-        if len(train) >= s.min_labelled and Y.sum(axis=0).max() >= s.min_positives:
+        if s.enough_labels(Y):
             rows = np.array([at[i] for i in train["id"].astype(str)])
             texts = comments["text"].fillna("").astype(str).tolist()
             probs, thresholds = picker_scores(texts, vectors, rows, Y, s.estimator_params(), seed)

@@ -20,9 +20,9 @@ def check_enough(ws: Workspace, q: Question) -> None:
     if not paths.labelled.exists():
         raise NotReady(f"{paths.labelled}: no hand labels yet; {more}")
     frame = training_labels(read_labelled(paths.labelled, book))
-    positives = label_matrix(frame["labels"], book.ids).sum(axis=0)
-    learnable = int((positives >= s.min_positives).sum())
-    if len(frame) < s.min_labelled or learnable == 0:
+    Y = label_matrix(frame["labels"], book.ids)
+    if not s.enough_labels(Y):
+        learnable = s.learnable_themes(Y)
         raise NotReady(
             f"{paths.labelled}: {len(frame)} labelled comments to learn from (the audit sample is "
             f"kept apart), {learnable} themes with at least "
