@@ -229,3 +229,50 @@ def test_phrase_sample_is_uniform_and_covers_every_point():
     assert picked[3] == (labels == 3).sum()  # the tiny point keeps all its comments
     share = picked[:2] / len(pos)
     assert np.allclose(share, [0.6, 0.3], atol=0.03)  # the large ones in proportion
+
+
+def _topic(rng, n: int, dim: int, spread: float) -> np.ndarray:
+    centre = rng.normal(size=dim)
+    return centre / np.linalg.norm(centre) + rng.normal(scale=spread, size=(n, dim))
+
+
+@pytest.mark.parametrize("scale", [1.0, 4.0])  # 4: every similarity shifted up, as a static model's
+def test_topic_groups_find_topics_among_unrelated_comments(scale):
+    from pipeline.report.keypoints import topic_groups
+
+    rng = np.random.default_rng(7)
+    dim = 384  # as MiniLM's: random directions there are far apart
+    tight, loose = _topic(rng, 30, dim, 0.05), _topic(rng, 15, dim, 0.07)
+    noise = rng.normal(size=(150, dim))
+    shared = rng.normal(size=dim) * scale / np.sqrt(dim)  # a direction every comment shares
+    x = np.vstack([tight, loose, noise])
+    x = x / np.linalg.norm(x, axis=1, keepdims=True) + shared
+    groups = topic_groups(x)
+    assert set(groups[:30]) == {0}  # the tight topic is the largest group, whole
+    assert (groups == 0).sum() == 30  # and nothing unrelated joined it
+    assert len(set(groups[30:45])) == 1 and groups[30] == 1
+    sizes = np.bincount(groups[groups >= 0])
+    assert sizes.min() >= 2  # a lone comment is in no group
+    unrelated = groups[45:]
+    # unrelated comments meet only in small groups, by chance, far below either topic's size
+    assert sizes[unrelated[unrelated >= 0]].max() <= 6
+
+
+def test_topic_groups_from_a_sample_assign_the_rest_alike():
+    from pipeline.report.keypoints import topic_groups
+
+    rng = np.random.default_rng(3)
+    x = np.vstack([_topic(rng, 120, 384, 0.05), rng.normal(size=(200, 384))])
+    whole, sampled = topic_groups(x), topic_groups(x, sample=100, seed=5)
+    assert (sampled[:120] == 0).all() and (whole[:120] == 0).all()
+    sizes = np.bincount(sampled[sampled >= 0])
+    assert sizes[0] == 120 and sizes[1:].max(initial=0) <= 6
+    assert (topic_groups(x, sample=100, seed=5) == sampled).all()  # seeded: the same each time
+
+
+def test_topic_groups_keep_identical_comments_together():
+    from pipeline.report.keypoints import topic_groups
+
+    same = np.tile(np.arange(1.0, 9.0), (12, 1))
+    assert (topic_groups(same) == 0).all()
+    assert (topic_groups(same[:1]) == -1).all()

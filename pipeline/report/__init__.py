@@ -100,7 +100,10 @@ KEY_POINTS_NOTE = (
     "the theme (in a theme of more than 2,000 comments, among a random 2,000 of them); the "
     "quote is the comment nearest the group's centre. The paragraph is a draft "
     "built from them unless the analyst wrote one (summaries.yaml). 'Other issues raised' "
-    "groups the comments coded to no theme the same way and lists groups of a useful size."
+    "lists groups of comments coded to no theme that are clearly alike: on average more alike "
+    "than two such comments picked at random, by at least one standard deviation of their "
+    "similarity (average-linkage clustering); a comment like no other is in no group, and only "
+    "groups of a useful size are listed."
 )
 
 

@@ -7,8 +7,9 @@ stop words dropped) ranked by how distinctive they are of that point within the 
 c-TF-IDF-like score), so a label reads "knife crime; young people" rather than "knife"; a theme
 of more than PHRASE_SAMPLE comments is named from a seeded uniform sample of them. The
 representative quote is the comment nearest the cluster centre, redacted like every other quote.
-Substantive comments coded to no theme are clustered the same way; clusters of a useful size are
-candidates for a new theme ("Other issues raised").
+Substantive comments coded to no theme are grouped differently (`topic_groups`: only comments
+clearly alike form a group); groups of a useful size are candidates for a new theme ("Other issues
+raised").
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ GENERIC = frozenset(
 )
 PHRASE_SAMPLE = 2_000  # comments per theme whose phrases name its points (see phrase_sample)
 MIN_PER_POINT = 20
+GROUP_Z = 1.0  # how much more alike than two random comments a group's comments are (topic_groups)
+GROUP_SAMPLE = 5_000  # comments grouped pairwise; the rest join the group they are most alike
 MULTI_WORD_BONUS = 2.0  # a phrase reads as a point; a single noun rarely does
 KP_COLUMNS = ["theme_id", "point", "label", "n", "keyphrases", "quote", "quote_id", "ids"]
 EM_COLUMNS = ["cluster", "label", "n", "keyphrases", "quotes", "ids"]
@@ -115,6 +118,58 @@ def cluster(vectors: np.ndarray, ks: Sequence[int], seed: int = 42) -> np.ndarra
     return np.array([order[c] for c in best], dtype=int)
 
 
+def topic_groups(
+    vectors: np.ndarray, z: float = GROUP_Z, sample: int = GROUP_SAMPLE, seed: int = 42
+) -> np.ndarray:
+    """Groups 0..g-1 of two or more comments on one subject, largest first; -1 for a comment in
+    none.
+
+    A group is an average-linkage cluster: every merge joined comments whose mean cosine
+    similarity is at least `z` standard deviations above the mean similarity of two comments of
+    the pool. Why not KMeans with k by silhouette, as for key points: comments coded to no theme
+    are leftovers, mostly unlike each other, so silhouette is nearly flat over k and a partition
+    must put each of them somewhere; a small k then turns one real topic into a catch-all that
+    reports dozens of unrelated comments under its name. A threshold relative to the pool holds
+    for any embedding model (the static one's similarities run about 0.3 higher than MiniLM's).
+    Pools over `sample` comments are grouped on a seeded sample; every other comment joins the
+    group whose members it is on average most alike, if that clears the same bar.
+    """
+    from sklearn.cluster import AgglomerativeClustering
+
+    x = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    n = len(x)
+    if n < 2:
+        return np.full(n, -1, dtype=int)
+    rows = np.arange(n)
+    if n > sample:
+        rows = np.sort(np.random.default_rng(seed).choice(n, sample, replace=False))
+    sims = (x[rows] @ x[rows].T).astype(np.float64)
+    pairs = sims[np.triu_indices(len(rows), 1)]
+    bar = pairs.mean() + z * pairs.std()
+    distance = np.clip(1.0 - sims, 0.0, None)
+    np.fill_diagonal(distance, 0.0)
+    found = AgglomerativeClustering(
+        n_clusters=None,
+        metric="precomputed",
+        linkage="average",
+        distance_threshold=max(1.0 - bar, 1e-6),  # identical comments (sd 0) still merge
+    ).fit_predict(distance)
+    labels = np.full(n, -1, dtype=int)
+    labels[rows] = found
+    if len(rows) < n:
+        rest = np.setdiff1d(np.arange(n), rows)
+        groups = np.unique(found)
+        sums = np.stack([x[rows[found == g]].sum(axis=0) for g in groups])
+        sizes = np.array([(found == g).sum() for g in groups])
+        alike = (x[rest] @ sums.T) / sizes  # mean similarity to each group's members
+        best = alike.argmax(axis=1)
+        labels[rest] = np.where(alike[np.arange(len(rest)), best] >= bar, groups[best], -1)
+    sizes = Counter(labels[labels >= 0].tolist())
+    ranked = sorted((g for g, size in sizes.items() if size > 1), key=lambda g: (-sizes[g], g))
+    order = {g: i for i, g in enumerate(ranked)}
+    return np.array([order.get(g, -1) for g in labels], dtype=int)
+
+
 def rank_phrases(phrases: Sequence[set[str]], labels: np.ndarray, top: int = 5) -> list[list[str]]:
     """Each cluster's most distinctive phrases: share of its comments using the phrase times
     log(1 + mean cluster size / comments using it anywhere), doubled for multi-word phrases (they
@@ -127,7 +182,6 @@ def rank_phrases(phrases: Sequence[set[str]], labels: np.ndarray, top: int = 5) 
         members = [phrases[i] for i in np.flatnonzero(labels == c)]
         counts = Counter(p for ps in members for p in ps)
         shared = {p: n for p, n in counts.items() if n >= 2 or len(members) <= 2} or dict(counts)
-
         size = len(members)
 
         def score(item: tuple[str, int], size: int = size) -> tuple[float, str]:
@@ -137,10 +191,8 @@ def rank_phrases(phrases: Sequence[set[str]], labels: np.ndarray, top: int = 5) 
 
         ranked = sorted(shared.items(), key=score, reverse=True)
         chosen: list[str] = []
-        for (
-            p,
-            _,
-        ) in ranked:  # skip phrases contained in one already chosen ("crime" in "knife crime")
+        # skip phrases contained in one already chosen ("crime" in "knife crime")
+        for p, _ in ranked:
             if not any(p in q or q in p for q in chosen):
                 chosen.append(p)
             if len(chosen) == top:
@@ -286,8 +338,9 @@ def emerging(
     min_size: int = 5,
     n_quotes: int = 3,
 ) -> pd.DataFrame:
-    """Clusters of substantive comments coded to no theme, of at least max(min_size, min_share of
-    the substantive comments), largest first (EM_COLUMNS); empty without embeddings."""
+    """Groups (`topic_groups`) of substantive comments coded to no theme, of at least
+    max(min_size, min_share of the substantive comments), largest first (EM_COLUMNS); empty
+    without embeddings."""
     sub = frame["substantive"].to_numpy(bool)
     uncoded = sub & ~frame[[code_col(t) for t in theme_ids]].to_numpy().any(axis=1)
     rows = np.flatnonzero(uncoded)
@@ -295,21 +348,24 @@ def emerging(
     x = _unit(embeddings, len(frame))
     if x is None or len(rows) < floor:
         return pd.DataFrame(columns=EM_COLUMNS)
-    hi = max(2, min(12, len(rows) // floor))
-    labels = cluster(x[rows], tuple(range(2, hi + 1)) if hi > 2 else (2,), seed)
+    groups = topic_groups(x[rows], seed=seed)
+    kept = int((np.bincount(groups[groups >= 0], minlength=1) >= floor).sum())  # largest first
+    if not kept:
+        return pd.DataFrame(columns=EM_COLUMNS)
+    # the comments in no group of a useful size are one more "cluster", so that a group's phrases
+    # are ranked by how distinctive they are against the whole pool
+    labels = np.where((groups >= 0) & (groups < kept), groups, kept)
     pos = phrase_sample(labels, seed)
     ranked = rank_phrases(noun_phrases(frame["text"].iloc[rows[pos]].tolist()), labels[pos])
     flagged = _flagged(frame, qcfg.personal_data_column)
     ids = frame["id"].astype(str)
     records = []
-    for c, top in enumerate(ranked):
+    for c, top in enumerate(ranked[:kept]):
         members = rows[labels == c]
-        if len(members) < floor:
-            continue
         quotes = _quotes(members, x, frame["text"], flagged, ids, set(banned), qcfg, n_quotes)
         records.append(
             {
-                "cluster": len(records) + 1,
+                "cluster": c + 1,
                 "label": label_of(top),
                 "n": len(members),
                 "keyphrases": top,
