@@ -38,6 +38,7 @@ bench: install bench-redaction
 	$(BIN)/python scripts/benchmark.py
 	$(BIN)/python scripts/benchmark_curve.py
 	$(BIN)/python scripts/benchmark_counts.py
+	$(BIN)/python scripts/benchmark_emerging.py
 
 # theme counts: coverage of the audit-corrected intervals vs today's, 200 audits x 3 sizes (4-8 min)
 .PHONY: bench-counts

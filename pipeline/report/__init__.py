@@ -101,7 +101,7 @@ KEY_POINTS_NOTE = (
     "quote is the comment nearest the group's centre. The paragraph is a draft "
     "built from them unless the analyst wrote one (summaries.yaml). 'Other issues raised' "
     "lists groups of comments coded to no theme that are clearly alike: on average more alike "
-    "than two such comments picked at random, by at least one standard deviation of their "
+    "than two such comments picked at random, by at least 0.85 standard deviations of their "
     "similarity (average-linkage clustering); a comment like no other is in no group, and only "
     "groups of a useful size are listed."
 )
