@@ -1,8 +1,9 @@
 """Multi-label theme classifier: TF-IDF and sentence-embedding linear models, averaged, calibrated.
 
 Why this shape: on the NHS benchmark a frozen encoder alone barely beats TF-IDF, but the two make
-different mistakes, so their average beats both. (`naive_bayes_text` weights each theme's TF-IDF
-by its naive-Bayes log-count ratios instead: measured, not the default; see `_fit_text_binary`.)
+different mistakes, so their average beats both. Each theme's TF-IDF model reads the features
+weighted by that theme's naive-Bayes log-count ratios (`naive_bayes_text`, see `_fit_text_binary`):
+better at every point of the learning curve, docs/benchmarks.md.
 Everything downstream is about counts, so the probabilities are calibrated per theme (Platt on
 out-of-fold scores) and each theme gets its own threshold, chosen on out-of-fold predictions and
 shrunk towards a global one where a theme has few examples (a threshold fitted on ten positives
@@ -73,10 +74,9 @@ def _fit_text_binary(T: csr_matrix, y: np.ndarray, C: float, seed: int):
 
     Wang & Manning's (2012) naive-Bayes weighting lets a rare theme's telling words stand out
     before regularisation flattens them. On the NHS benchmark it gained 0.003 to 0.016 micro-F1
-    at most curve points, but its uncertainty picks worse labels and it changed which uncoded
-    comments the demo's "other issues" clusters gather, so it is opt-in (docs/benchmarks.md,
-    fifth round). The weights are folded into the coefficients afterwards, so the model reads
-    plain TF-IDF.
+    at most curve points. Its uncertainty picks worse labels, so `label next`'s picker keeps plain
+    TF-IDF (pipeline/select.py). The weights are folded into the coefficients afterwards, so the
+    model reads plain TF-IDF.
     """
     if y.min() == y.max():
         return float(y[0])
@@ -147,7 +147,7 @@ class ThemeClassifier(ClassifierMixin, BaseEstimator):
         embedding_model: str | None = "all-MiniLM-L6-v2",
         fine_tune_steps: int = 160,
         fine_tune_layers: int | None = 2,
-        naive_bayes_text: bool = False,
+        naive_bayes_text: bool = True,
     ) -> None:
         self.C_text = C_text
         self.C_embedding = C_embedding

@@ -126,6 +126,9 @@ class ClassifierSettings(Section):
     # encoder layers that learn, from the top; null = every layer (slower, opt-in); the word
     # embeddings never do
     fine_tune_layers: int | None = Field(2, ge=1)
+    # each theme's TF-IDF model weighted by its naive-Bayes log-count ratios (NBSVM); false: plain
+    # TF-IDF, as before 2026-12-01 (docs/benchmarks.md has both curves)
+    naive_bayes_text: bool = True
 
     def learnable_themes(self, Y) -> int:
         """Themes with at least `min_positives` examples in the label matrix Y."""
@@ -144,6 +147,7 @@ class ClassifierSettings(Section):
             "C_embedding",
             "fine_tune_steps",
             "fine_tune_layers",
+            "naive_bayes_text",
         )
         return {k: getattr(self, k) for k in keys}
 
