@@ -8,7 +8,7 @@ simple random audit sample from the test comments and estimates every theme's co
 estimator (pipeline.report.counts.theme_counts: the audit comments counted as hand-labelled, the
 rest corrected by precision / recall cross-validated on the training labels, bootstrap
 interval). A second run does the same with a classifier trained on 500 labels chosen the way
-`yousaid label next` chooses them (not at random), which is how a real consultation's labels
+`yousaid label push` chooses them (not at random), which is how a real consultation's labels
 arise. Writes the section "## Counts: coverage of the intervals" of docs/benchmarks.md and
 docs/benchmark_counts.json. Run with `make bench-counts`.
 """
@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchmark import fit_predict, load_substantive  # noqa: E402
+from benchmark_curve import replay_label_push  # noqa: E402
 from docsection import write_section  # noqa: E402
 
 from pipeline.classify import multilabel_metrics  # noqa: E402
@@ -42,7 +43,7 @@ from pipeline.columns import code_col, prob_col  # noqa: E402
 from pipeline.embed import embed_texts  # noqa: E402
 from pipeline.report.counts import theme_counts  # noqa: E402
 from pipeline.report.estimate import estimate_total, indicative_only, reliability  # noqa: E402
-from pipeline.select import choose_next, theme_vectors, zero_shot_scores  # noqa: E402
+from pipeline.settings import ClassifierSettings, LabelSettings  # noqa: E402
 
 HEADING = "## Counts: coverage of the intervals"
 SECTION = "counts-coverage"  # its markers in docs/benchmarks.md
@@ -59,8 +60,9 @@ TODAY = "today's (CV precision/recall + bootstrap)"
 MODEL_ONLY = "model only (sum of probabilities, not validated)"
 SCENARIOS = {
     "all": "classifier trained on all {n_train:,} training labels (a random sample of the same data)",
-    "chosen": "classifier trained on {chosen} labels chosen by `label next` (zero-shot scores, "
-    "then uncertainty): not a random sample",
+    "chosen": "classifier trained on {chosen} labels chosen as `label push` chooses them (a first "
+    "batch spread over clusters, then a picker's least certain, batch after batch): not a random "
+    "sample",
 }
 
 
@@ -139,32 +141,12 @@ def draw_audits(
     return pd.DataFrame(records)
 
 
-def model_chosen(texts, E, Y, train_idx, codebook, model: str, n: int, seed: int) -> np.ndarray:
-    """Training rows picked as `yousaid label next` would: zero-shot first, then uncertainty."""
-    vecs = theme_vectors(
-        codebook,
-        lambda t: embed_texts(t, model, cache_dir=ROOT / ".cache" / "embeddings", progress=False)[
-            0
-        ],
-    )
-    pool = pd.DataFrame({"id": [str(i) for i in train_idx]})
-    chosen: list[int] = []
-    probs, thresholds = zero_shot_scores(E[train_idx], vecs), None
-    for size in (n // 4, n // 2, n):
-        picks = choose_next(
-            pool,
-            E[train_idx],
-            probs,
-            size - len(chosen),
-            thresholds,
-            [str(i) for i in chosen],
-            seed,
-        )
-        chosen += [int(train_idx[p]) for p in picks]
-        if size < n:
-            clf, probs = fit_predict(texts, E, Y, np.asarray(chosen), train_idx, seed)
-            thresholds = clf.thresholds_
-    return np.asarray(chosen)
+def model_chosen(texts, E, Y, train_idx, n: int, seed: int) -> np.ndarray:
+    """Training rows picked as `yousaid label push` picks them, batch after batch."""
+    params = ClassifierSettings().estimator_params()
+    pushes = replay_label_push(texts, E, Y, train_idx, n, LabelSettings().batch, params, seed)
+    _, picked = list(pushes)[-1]
+    return train_idx[picked]
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
@@ -286,9 +268,7 @@ def main() -> int:
     seconds: dict[str, float] = {}
     if args.chosen:
         t0 = time.perf_counter()
-        runs["chosen"] = model_chosen(
-            texts, E, Y_all, train_idx, codebook, args.model, args.chosen, args.seed
-        )
+        runs["chosen"] = model_chosen(texts, E, Y_all, train_idx, args.chosen, args.seed)
         seconds["choose labels"] = time.perf_counter() - t0
     parts = []
     for name, labelled in runs.items():

@@ -103,29 +103,45 @@ class Run:
         return rows
 
     def chosen_curve(self, sizes: list[int], batch: int) -> list[dict]:
-        pool = pd.DataFrame({"id": [str(i) for i in self.train_idx]})
-        Epool = self.E[self.train_idx]
-        picked = first_batch(pool, Epool, batch, seed=self.seed)
         rows = []
-        for end in batch_ends(max(sizes), batch):
-            if end > len(picked):
-                probs, thresholds = picker_scores(
-                    [self.texts[i] for i in self.train_idx],
-                    Epool,
-                    np.array(picked),
-                    self.Y[self.train_idx[picked]],
-                    self.classifier,
-                    self.seed,
-                )
-                exclude = [str(i) for i in picked]
-                picked += choose_next(
-                    pool, Epool, probs, end - len(picked), thresholds, exclude, seed=self.seed
-                )
+        pushes = replay_label_push(
+            self.texts,
+            self.E,
+            self.Y,
+            self.train_idx,
+            max(sizes),
+            batch,
+            self.classifier,
+            self.seed,
+        )
+        for end, picked in pushes:
             if end in sizes:
                 labelled = self.train_idx[picked]
                 clf, secs = self.fit(labelled)
                 rows.append(self.score(clf, labelled, secs, "model-chosen"))
         return rows
+
+
+def replay_label_push(texts, E, Y, rows, upto: int, batch: int, params: dict, seed: int):
+    """Yield (labels so far, positions in `rows` picked) after each simulated `label push`.
+
+    As the tool does (pipeline.stages.label.choose): a first batch spread over clusters, then
+    each batch the comments a picker fitted on every label so far is least sure of, never one
+    already picked.
+    """
+    pool = pd.DataFrame({"id": [str(i) for i in rows]})
+    vectors, pool_texts = E[rows], [texts[i] for i in rows]
+    picked = first_batch(pool, vectors, batch, seed=seed)
+    for end in batch_ends(upto, batch):
+        if end > len(picked):
+            probs, thresholds = picker_scores(
+                pool_texts, vectors, np.array(picked), Y[rows[picked]], params, seed
+            )
+            done = pool["id"].iloc[picked].tolist()
+            picked += choose_next(
+                pool, vectors, probs, end - len(picked), thresholds, done, seed=seed
+            )
+        yield end, list(picked)
 
 
 def summarise(curve: pd.DataFrame) -> pd.DataFrame:

@@ -76,3 +76,27 @@ def test_suggest_audit_size_uses_the_finite_population_correction():
     assert suggest_audit_size(1000, 0.05, p=0.5) > suggest_audit_size(1000, 0.05, p=0.1)
     with pytest.raises(ValueError):
         suggest_audit_size(1000, 0.0)
+
+
+def test_benchmark_replay_never_picks_a_comment_twice():
+    """The learning curve's model-chosen points are only honest if n labels are n comments."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from benchmark_curve import batch_ends, replay_label_push
+
+    rng = np.random.default_rng(0)
+    topics = ["bus late again", "staff kind and helpful", "food was cold", "parking costs"]
+    which = rng.integers(0, 4, 400)
+    texts = [f"{topics[t]} {w}" for t, w in zip(which, rng.integers(0, 50, 400), strict=True)]
+    E = np.eye(4)[which] + rng.normal(0, 0.5, (400, 4))
+    Y = np.eye(4, dtype=int)[which]
+    rows = np.arange(100, 400)  # a training split: positions are into rows, ids are rows' values
+    params = {"cv": 2, "fine_tune_steps": 0}
+    seen = []
+    for end, picked in replay_label_push(texts, E, Y, rows, 260, 50, params, seed=3):
+        assert len(picked) == len(set(picked)) == end
+        assert all(0 <= p < len(rows) for p in picked)
+        seen.append(end)
+    assert seen == batch_ends(260, 50) == [50, 100, 150, 200, 260]
