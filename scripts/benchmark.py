@@ -62,6 +62,25 @@ def load_substantive(data: Path):
     return codebook, frame, texts, label_matrix(frame["labels"], codebook.ids)
 
 
+def nhs_parser(description: str | None) -> argparse.ArgumentParser:
+    """The arguments every NHS benchmark takes: its data, the seed, and the doc it writes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--data", type=Path, default=ROOT.parent / "shared" / "benchmarks" / "nhs_fft"
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    return parser
+
+
+def data_missing(data: Path) -> bool:
+    """True, said on stderr, when the benchmark data is not beside the project (CI skips)."""
+    if (data / "comments.csv").exists():
+        return False
+    print(f"benchmark data not found at {data}: skipping", file=sys.stderr)
+    return True
+
+
 def fit_predict(texts, E, Y, train_idx, test_idx, seed, **params):
     clf = ThemeClassifier(random_state=seed, progress=False, **params)
     clf.fit([texts[i] for i in train_idx], Y[train_idx], embeddings=E[train_idx])
@@ -70,16 +89,10 @@ def fit_predict(texts, E, Y, train_idx, test_idx, seed, **params):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--data", type=Path, default=ROOT.parent / "shared" / "benchmarks" / "nhs_fft"
-    )
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser = nhs_parser(__doc__)
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     args = parser.parse_args()
-    if not (args.data / "comments.csv").exists():
-        print(f"benchmark data not found at {args.data}: skipping", file=sys.stderr)
+    if data_missing(args.data):
         return 0
     codebook, frame, texts, Y = load_substantive(args.data)
     idx = np.arange(len(frame))

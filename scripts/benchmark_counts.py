@@ -15,7 +15,6 @@ docs/benchmark_counts.json. Run with `make bench-counts`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from benchmark import fit_predict, load_substantive  # noqa: E402
+from benchmark import data_missing, fit_predict, load_substantive, nhs_parser  # noqa: E402
 from benchmark_curve import replay_label_push  # noqa: E402
 from docsection import write_section  # noqa: E402
 
@@ -236,21 +235,15 @@ def chosen_note(table: pd.DataFrame) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--data", type=Path, default=ROOT.parent / "shared" / "benchmarks" / "nhs_fft"
-    )
-    parser.add_argument("--seed", type=int, default=42)
+    parser = nhs_parser(__doc__)
     parser.add_argument("--sizes", default="100,200,400")
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--min-support", type=int, default=30)
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--chosen", type=int, default=500, help="0 skips the model-chosen run")
-    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     args = parser.parse_args()
-    if not (args.data / "comments.csv").exists():
-        print(f"benchmark data not found at {args.data}: skipping", file=sys.stderr)
+    if data_missing(args.data):
         return 0
     t_start = time.perf_counter()
     codebook, frame, texts, Y_all = load_substantive(args.data)

@@ -15,7 +15,6 @@ Writes the "## Other issues raised" section of docs/benchmarks.md. About a minut
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import resource
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from benchmark import load_substantive  # noqa: E402
+from benchmark import data_missing, load_substantive, nhs_parser  # noqa: E402
 from docsection import write_section  # noqa: E402
 
 from pipeline.embed import embed_texts  # noqa: E402
@@ -138,15 +137,9 @@ def cost(vectors: np.ndarray, n: int) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--data", type=Path, default=ROOT.parent / "shared" / "benchmarks" / "nhs_fft"
-    )
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser = nhs_parser(__doc__)
     args = parser.parse_args()
-    if not (args.data / "comments.csv").exists():
-        print(f"benchmark data not found at {args.data}: skipping", file=sys.stderr)
+    if data_missing(args.data):
         return 0
     _, _, texts, Y = load_substantive(args.data)
     tables = []
