@@ -161,12 +161,11 @@ def topic_groups(
     labels[rows] = found
     if len(rows) < n:
         rest = np.setdiff1d(np.arange(n), rows)
-        groups = np.unique(found)
-        sums = np.stack([x[rows[found == g]].sum(axis=0) for g in groups])
-        sizes = np.array([(found == g).sum() for g in groups])
-        alike = (x[rest] @ sums.T) / sizes  # mean similarity to each group's members
+        sums = np.zeros((found.max() + 1, x.shape[1]))  # groups are numbered 0..g-1
+        np.add.at(sums, found, x[rows])
+        alike = (x[rest] @ sums.T) / np.bincount(found)  # mean similarity to each group's members
         best = alike.argmax(axis=1)
-        labels[rest] = np.where(alike[np.arange(len(rest)), best] >= bar, groups[best], -1)
+        labels[rest] = np.where(alike[np.arange(len(rest)), best] >= bar, best, -1)
     sizes = Counter(labels[labels >= 0].tolist())
     ranked = sorted((g for g, size in sizes.items() if size > 1), key=lambda g: (-sizes[g], g))
     order = {g: i for i, g in enumerate(ranked)}
