@@ -111,6 +111,7 @@ def train(
         "positives": positives,
         "cv_folds": clf.cv_folds_,
         "fine_tuned": clf.encoder_ is not None,
+        "naive_bayes_text": bool(clf.naive_bayes_text),
         "seed": seed,
         "stance_support": stance.support_,
     }

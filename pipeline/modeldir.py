@@ -120,8 +120,13 @@ def model_card(meta: dict, metrics: dict, codebook: Codebook) -> str:
         f"- Codebook: {md_code(codebook.path)} ({len(codebook.ids)} themes, fingerprint {codebook.fingerprint()})",
         f"- Embeddings: {md_text(meta['embedding_model'])}"
         + (", its top layers fine-tuned on these labels" if meta.get("fine_tuned") else "")
-        + "; classifier: TF-IDF (words + characters) and embedding logistic regressions, "
-        "averaged, Platt-calibrated per theme",
+        + "; classifier: TF-IDF (words + characters"
+        + (
+            ", weighted per theme by naive-Bayes log-count ratios"
+            if meta.get("naive_bayes_text")
+            else ""
+        )
+        + ") and embedding logistic regressions, averaged, Platt-calibrated per theme",
         f"- Metrics: {meta['cv_folds']}-fold cross-validation on the labelled data "
         + (
             "(each half of the labels is scored by an encoder tuned on the other half only, "

@@ -45,6 +45,12 @@ def test_metrics_and_card_written(demo_run, codebook):
     card = (demo_run["model_dir"] / "MODEL_CARD.md").read_text()
     assert metrics["model_version"] in card
     assert "Police misconduct and accountability" in card and "200 comments" in card
+    assert "weighted per theme by naive-Bayes log-count ratios" in card  # the default model
+    from pipeline import modeldir
+
+    meta = json.loads((demo_run["model_dir"] / "meta.json").read_text())
+    plain = modeldir.model_card({**meta, "naive_bayes_text": False}, metrics, codebook)
+    assert "naive-Bayes" not in plain and "TF-IDF (words + characters)" in plain
 
 
 def test_coded_output_contract(demo_run, codebook):

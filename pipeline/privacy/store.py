@@ -8,8 +8,9 @@ per stage), in the manner of scikit-learn's `config_context`; the functions insi
 What decides a redaction is in the key: the text's sha256, and a fingerprint of the allow list,
 the patterns, this package's own code and word lists, and the versions of presidio, spaCy, its
 model, phonenumbers and the name lists. A change to any of them starts a new store, so a
-redaction made by older rules is never reused. The store holds only where each finding was and its category,
-never a piece of text: the comment (which the workspace already holds) gives the rest back.
+redaction made by older rules is never reused. The store holds only where each finding was and
+its category, never a piece of text: the comment (which the workspace already holds) gives the
+rest back.
 """
 
 from __future__ import annotations
