@@ -275,3 +275,56 @@ def test_topic_groups_keep_identical_comments_together():
     same = np.tile(np.arange(1.0, 9.0), (12, 1))
     assert (topic_groups(same) == 0).all()
     assert (topic_groups(same[:1]) == -1).all()
+
+
+def test_point_and_group_labels_name_no_one():
+    """Labels are shown like quotes: a name or address that many comments share, which spaCy's
+    own name filter lets through, must not name a point or a group."""
+    from pipeline.privacy import redact_many
+    from pipeline.report.keypoints import emerging, key_points, without_personal_data
+    from pipeline.report.quotes import QuoteConfig
+
+    said = [
+        "Ask Mr Okonkwo at the bowls club about the toilets",
+        "Mr Okonkwo at the bowls club knows the toilets are locked",
+        "The toilets by the bowls club, ask Mr Okonkwo",
+        "I live at 22 Acacia Avenue and the toilets are shut",
+        "Toilets shut again, 22 Acacia Avenue here",
+        "From 22 Acacia Avenue: open the toilets",
+    ]
+    other = [f"Parking by gate {i} costs too much" for i in range(20)]
+    texts = said * 3 + other
+    frame = pd.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(len(texts))],
+            "text": texts,
+            "substantive": True,
+            code_col("toilets"): [1] * 9 + [0] * 29,
+        }
+    )
+    rng = np.random.default_rng(0)  # the nine uncoded "said" comments alike, the rest not
+    vectors = np.vstack([_topic(rng, 18, 384, 0.03), rng.normal(size=(20, 384))])
+    safe = without_personal_data(texts, redact_many(texts, progress=False))
+    points = key_points(frame, ["toilets"], None, QuoteConfig(), safe)
+    groups = emerging(frame, ["toilets"], vectors, QuoteConfig(), safe, min_size=3)
+    assert len(points) and len(groups)
+    shown = " | ".join(
+        p for phrases in [*points["keyphrases"], *groups["keyphrases"]] for p in phrases
+    )
+    shown += " | " + " | ".join([*points["label"], *groups["label"]]).lower()
+    assert "bowls club" in shown or "bowl club" in shown  # what they said is still named
+    for private in ("okonkwo", "acacia"):
+        assert private not in shown
+
+
+def test_without_personal_data_cuts_each_finding_out():
+    from pipeline.privacy import Finding, Redaction
+    from pipeline.report.keypoints import without_personal_data
+
+    text = "Ask Mr Okonkwo at 22 Acacia Avenue about the lamp"
+    red = Redaction(
+        "Ask Mr [name] at [address] about the lamp",
+        (Finding("name", "Okonkwo", 7, 14), Finding("address", "22 Acacia Avenue", 18, 34)),
+    )
+    safe = without_personal_data([text, None], [red, Redaction("")])
+    assert safe == ["Ask Mr  ,  at  ,  about the lamp", ""]

@@ -30,7 +30,13 @@ from pipeline.report.inputs import (
     read_responses,
     read_summaries,
 )
-from pipeline.report.keypoints import drafts, emerging, emerging_json, key_points
+from pipeline.report.keypoints import (
+    drafts,
+    emerging,
+    emerging_json,
+    key_points,
+    without_personal_data,
+)
 from pipeline.report.model import ReportData
 from pipeline.report.quotes import QuoteConfig, choose_quotes
 from pipeline.report.weights import effective_weights
@@ -135,12 +141,9 @@ def _comments_frame(
     order: list[str],
     names: dict[str, str],
     group_cols: list[str],
-    allow: Sequence[str],
-    patterns: Mapping[str, str] | None,
+    redacted: Sequence[str],
 ) -> pd.DataFrame:
     """Every comment with its final themes, redacted: the workbook must not leak what quotes hide."""
-    from pipeline.privacy import redact_many
-
     codes = [f"code_{t}" for t in order if f"code_{t}" in frame.columns]
     themes = [
         "; ".join(names[c.removeprefix("code_")] for c in codes if row[c] == 1)
@@ -153,14 +156,13 @@ def _comments_frame(
     )
     if "hand_labelled" in frame.columns:
         review &= ~frame["hand_labelled"].astype(bool)
-    texts = [r.text for r in redact_many(frame["text"].tolist(), allow, patterns=patterns)]
     out = pd.DataFrame({"id": frame["id"].astype(str).to_numpy()})
     for col in group_cols:
         out[col] = frame[col].to_numpy()
     out["substantive"] = frame["substantive"].astype(bool).to_numpy()
     out["themes"] = themes
     out["needs_review"] = review.to_numpy()
-    out["text"] = texts
+    out["text"] = list(redacted)
     return out
 
 
@@ -239,9 +241,15 @@ def assemble(
     )
     tick("quotes")
     banned = (rules or QuoteRules()).ban
-    points = key_points(frame, order, embeddings, qcfg, banned=banned, seed=seed)
+    from pipeline.privacy import redact_many
+
+    # once for every comment: the workbook shows them, and point labels are named without them
+    texts = frame["text"].tolist()
+    redactions = redact_many(texts, redaction_allow, patterns=redaction_patterns)
+    safe = without_personal_data(texts, redactions)
+    points = key_points(frame, order, embeddings, qcfg, safe, banned=banned, seed=seed)
     others = emerging(
-        frame, codebook.ids, embeddings, qcfg, banned=banned, seed=seed, n_quotes=cfg.n_quotes
+        frame, codebook.ids, embeddings, qcfg, safe, banned=banned, seed=seed, n_quotes=cfg.n_quotes
     )
     return ReportData(
         title=title or codebook.name or "Consultation report",
@@ -266,7 +274,7 @@ def assemble(
         min_base=cfg.min_base,
         level=cfg.level,
         weighting=weight_notes[0] if weight_notes else "",
-        comments=_comments_frame(frame, order, names, present, redaction_allow, redaction_patterns),
+        comments=_comments_frame(frame, order, names, present, [r.text for r in redactions]),
         key_points=points,
         emerging=others,
         summaries=summaries or {},

@@ -47,6 +47,20 @@ KP_COLUMNS = ["theme_id", "point", "label", "n", "keyphrases", "quote", "quote_i
 EM_COLUMNS = ["cluster", "label", "n", "keyphrases", "quotes", "ids"]
 
 
+def without_personal_data(texts: Sequence[str], redactions: Sequence) -> list[str]:
+    """Each text with what its redaction found cut out, a comma in its place so that no phrase
+    spans the gap: point and group labels are shown like quotes and must name no one ("Mr
+    Okonkwo; bowls club", "Acacia Avenue; lamp" came through spaCy's name filter)."""
+    out = []
+    for text, redaction in zip(texts, redactions, strict=True):
+        text, pos, parts = "" if text is None else str(text), 0, []
+        for finding in redaction.found:
+            parts.append(text[pos : finding.start])
+            pos = finding.end
+        out.append(" , ".join([*parts, text[pos:]]))
+    return out
+
+
 def noun_phrases(texts: Sequence[str], extra_stop: Sequence[str] = ()) -> list[set[str]]:
     """Each text's noun phrases, as discovery names topics (pipeline.keyphrases): lemmatised,
     stop and evaluative words dropped, people's names never kept."""
@@ -251,13 +265,15 @@ def key_points(
     order: Sequence[str],
     embeddings: np.ndarray | None,
     qcfg: QuoteConfig,
+    safe_texts: Sequence[str],
     *,
     banned: set[str] | frozenset[str] = frozenset(),
     seed: int = 42,
 ) -> pd.DataFrame:
     """One row per key point (KP_COLUMNS): every substantive comment coded to a theme is in exactly
     one of that theme's points. `frame` has hand labels applied; `embeddings` row-aligned with it
-    (None: one point per theme)."""
+    (None: one point per theme); `safe_texts` its texts without personal data
+    (`without_personal_data`), which the labels are named from."""
     sub = frame["substantive"].to_numpy(bool)
     x = _unit(embeddings, len(frame))
     flagged = _flagged(frame, qcfg.personal_data_column)
@@ -271,7 +287,7 @@ def key_points(
         labels = cluster(x[rows], ks, seed) if x is not None else np.zeros(len(rows), dtype=int)
         points[t] = (rows, labels, phrase_sample(labels, seed))
     wanted = sorted({int(r) for rows, _, pos in points.values() for r in rows[pos]})
-    phrases = dict(zip(wanted, noun_phrases(frame["text"].iloc[wanted].tolist()), strict=True))
+    phrases = dict(zip(wanted, noun_phrases([safe_texts[i] for i in wanted]), strict=True))
     records = []
     for t, (rows, labels, pos) in points.items():
         ranked = rank_phrases([phrases[i] for i in rows[pos]], labels[pos])
@@ -333,6 +349,7 @@ def emerging(
     theme_ids: Sequence[str],
     embeddings: np.ndarray | None,
     qcfg: QuoteConfig,
+    safe_texts: Sequence[str],
     *,
     banned: set[str] | frozenset[str] = frozenset(),
     seed: int = 42,
@@ -341,8 +358,8 @@ def emerging(
     n_quotes: int = 3,
 ) -> pd.DataFrame:
     """Groups (`topic_groups`) of substantive comments coded to no theme, of at least
-    max(min_size, min_share of the substantive comments), largest first (EM_COLUMNS); empty
-    without embeddings."""
+    max(min_size, min_share of the substantive comments), largest first (EM_COLUMNS), named from
+    `safe_texts` as key points are; empty without embeddings."""
     sub = frame["substantive"].to_numpy(bool)
     uncoded = sub & ~frame[[code_col(t) for t in theme_ids]].to_numpy().any(axis=1)
     rows = np.flatnonzero(uncoded)
@@ -358,7 +375,7 @@ def emerging(
     # are ranked by how distinctive they are against the whole pool
     labels = np.where((groups >= 0) & (groups < kept), groups, kept)
     pos = phrase_sample(labels, seed)
-    ranked = rank_phrases(noun_phrases(frame["text"].iloc[rows[pos]].tolist()), labels[pos])
+    ranked = rank_phrases(noun_phrases([safe_texts[i] for i in rows[pos]]), labels[pos])
     flagged = _flagged(frame, qcfg.personal_data_column)
     ids = frame["id"].astype(str)
     records = []
