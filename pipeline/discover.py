@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -252,6 +253,7 @@ class Selection:
 
     frame: pd.DataFrame  # id (str) and text of the substantive comments, in input order
     texts: list[str]
+    named: list[str]  # what topics are named from: `texts`, with personal data cut out if known
     vectors: np.ndarray  # unit-length embeddings, row-aligned with `frame`
     first: np.ndarray  # row of each different text's first copy
     copy_of: np.ndarray  # row -> position in `first` of the row's text
@@ -281,10 +283,13 @@ class TopicFit:
     keywords: dict[int, list[str]]
 
 
-def select_comments(comments: pd.DataFrame, embeddings: np.ndarray) -> Selection:
+def select_comments(
+    comments: pd.DataFrame, embeddings: np.ndarray, safe_texts: Sequence[str] | None = None
+) -> Selection:
     """Substantive comments with unit vectors; identical texts are found so they cluster once.
 
     Hundreds of copies of one answer ("Very good.") would otherwise make clusters of their own.
+    `safe_texts` (row-aligned with `comments`): the texts with personal data cut out.
     """
     if len(comments) != len(embeddings):
         raise YousaidError(
@@ -298,6 +303,12 @@ def select_comments(comments: pd.DataFrame, embeddings: np.ndarray) -> Selection
     frame = comments.loc[keep, ["id", "text"]].reset_index(drop=True)
     frame["id"] = frame["id"].astype(str)
     texts = frame["text"].astype(str).tolist()
+    if safe_texts is None:
+        named = texts
+    elif len(safe_texts) != len(comments):
+        raise ValueError(f"{len(safe_texts)} safe texts for {len(comments)} comments")
+    else:
+        named = [str(t) for t, k in zip(safe_texts, keep, strict=True) if k]
     keys = pd.Series([" ".join(t.casefold().split()) for t in texts])
     is_first = ~keys.duplicated()
     first = np.flatnonzero(is_first.to_numpy())
@@ -308,7 +319,7 @@ def select_comments(comments: pd.DataFrame, embeddings: np.ndarray) -> Selection
             f"got {len(first)}"
         )
     vectors = _normalise(np.array(embeddings, dtype=np.float32, copy=True)[keep])
-    return Selection(frame, texts, vectors, first, copy_of, int((~keep).sum()))
+    return Selection(frame, texts, named, vectors, first, copy_of, int((~keep).sum()))
 
 
 def score_themes(
@@ -332,9 +343,13 @@ def fit_comment_topics(
     settings: DiscoverSettings,
     seed: int,
 ) -> TopicFit:
-    """BERTopic over the different texts; every copy of a text then gets that text's topic."""
+    """BERTopic over the different texts; every copy of a text then gets that text's topic.
+
+    The clusters come from the embeddings; the texts given are only what c-TF-IDF draws the
+    keywords from, so they are the ones with personal data cut out.
+    """
     before, after, model = fit_topics(
-        [chosen.texts[i] for i in chosen.first],
+        [chosen.named[i] for i in chosen.first],
         chosen.vectors[chosen.first],
         prompts,
         embedding_model,
@@ -391,7 +406,7 @@ def name_topics(
     for topic in fit.keywords:
         rows = chosen.first[fit.after[chosen.first] == topic]
         rows = sorted(rows.tolist(), key=lambda r: (-float(closeness[r]), r))[:PHRASE_SAMPLE]
-        texts[topic] = [chosen.texts[r] for r in rows]
+        texts[topic] = [chosen.named[r] for r in rows]
     return topic_phrases(texts, settings.stop_words)
 
 
@@ -573,18 +588,22 @@ def discover(
     embedding_model: Any = None,
     settings: DiscoverSettings | None = None,
     seed: int = 42,
+    safe_texts: Sequence[str] | None = None,
 ) -> Discovery:
     """Topics among the substantive comments, each matched to a codebook theme or marked new.
 
     `embeddings` is row-aligned with `comments` (all rows). With a codebook, `embedding_model`
     must be the model that made them: it embeds the theme prompts into the same space. Without
     one (a new question), every topic is new and a starter codebook can be drafted from them.
+    `safe_texts` (row-aligned too, `pipeline.privacy.without_personal_data`): what topic names,
+    keywords and phrases are drawn from, since they are shown like quotes; spaCy's name filter
+    alone lets surnames and streets through.
     """
     settings = settings or DiscoverSettings()
     themes = list(codebook.themes) if codebook is not None else []
     if themes and embedding_model is None:
         raise YousaidError("discovery with a codebook needs the embedding model for its prompts")
-    chosen = select_comments(comments, embeddings)
+    chosen = select_comments(comments, embeddings, safe_texts)
     scores = score_themes(chosen.vectors, themes, embedding_model, settings.zeroshot_min_similarity)
     log.info(
         "discovering topics in %d substantive comments (%d different texts, %d codebook themes, "

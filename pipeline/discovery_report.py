@@ -33,24 +33,24 @@ STARTER_QUOTE_CHARS = 100  # example comments in a starter theme's description
 
 
 def shareable(
-    result: Discovery, allow: Sequence[str] = (), patterns: Mapping[str, str] | None = None
+    result: Discovery,
+    allow: Sequence[str] = (),
+    patterns: Mapping[str, str] | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> Discovery:
     """The result with every comment text redacted: what the workbook, page and JSON may show.
 
     Why here and not in `discover`: the topics are fitted on what people wrote; only what is
-    written out for others to read must name no one.
+    written out for others to read must name no one. `known`: texts already redacted (text ->
+    redacted text), which are not redacted again.
     """
     from pipeline.privacy import redact_many
 
     texts = pd.concat([result.examples["text"], result.assignments["text"]], ignore_index=True)
-    unique = list(dict.fromkeys(texts.astype(str)))
-    redacted = dict(
-        zip(
-            unique,
-            (r.text for r in redact_many(unique, allow=allow, patterns=patterns)),
-            strict=True,
-        )
-    )
+    redacted = dict(known or {})
+    unique = [t for t in dict.fromkeys(texts.astype(str)) if t not in redacted]
+    found = redact_many(unique, allow=allow, patterns=patterns) if unique else []
+    redacted.update(zip(unique, (r.text for r in found), strict=True))
     return replace(
         result,
         examples=result.examples.assign(text=result.examples["text"].astype(str).map(redacted)),

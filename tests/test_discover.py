@@ -112,11 +112,21 @@ def inputs(run_ws, embedding_model):
 @pytest.fixture(scope="module")
 def result(inputs, run_ws, embedding_model, cli_outputs) -> Discovery:
     """Fit 2: the same discovery through the Python API (after fit 1, in the same process)."""
+    from pipeline.privacy import redact_many, without_personal_data
+
     comments, vectors, codebook = inputs
     settings = run_ws.settings.discover
     frozen = vectors.copy()
+    texts = comments["text"].astype(str).tolist()
+    safe = without_personal_data(texts, redact_many(texts, progress=False))
     out = discover(
-        comments, vectors, codebook, embedding_model, settings, seed=run_ws.settings.seed
+        comments,
+        vectors,
+        codebook,
+        embedding_model,
+        settings,
+        seed=run_ws.settings.seed,
+        safe_texts=safe,
     )
     np.testing.assert_array_equal(vectors, frozen)  # the caller's array is never modified
     return out
@@ -394,3 +404,64 @@ def test_discovery_files_name_no_one(cli_outputs):
     assert "[email]" in everything and "[name]" in everything  # the planted comments are there
     for item in PERSONAL:
         assert item not in everything
+
+
+def _varied(subjects: list[str], frames: list[str]) -> list[str]:
+    return [f.format(s) for s in subjects for f in frames]
+
+
+def test_topic_names_and_keywords_name_no_one(embedding_model):
+    """A topic whose comments all name one person and one address: its keywords, phrases and
+    name come from the comments with personal data cut out (a street alone is a place, kept).
+    c-TF-IDF keywords have no name filter of their own, so without the cut the surname is a
+    keyword (checked first)."""
+    from pipeline.privacy import redact_many, without_personal_data
+
+    lamps = _varied(
+        ["Mr Hartigan", "Mrs Hartigan", "Dr Hartigan", "Ms Hartigan"],
+        [
+            "The street lamps are broken, {} at 14 Wexcombe Road has complained for months",
+            "{} of 14 Wexcombe Road says the lamps have been out since the winter",
+            "Nobody fixes the dark street lights, ask {} who lives at 14 Wexcombe Road",
+            "Broken lamp posts near 14 Wexcombe Road, {} reported them twice",
+            "{} at 14 Wexcombe Road: the street lighting is out and the road is pitch black",
+            "Dark streets by 14 Wexcombe Road, {} fell because the lamps do not work",
+        ],
+    )
+    buses = _varied(
+        ["night buses", "the late buses", "the N29 buses", "weekend buses"],
+        [
+            "Assaults on {} are common and the drivers cannot do anything",
+            "I do not feel safe on {} after midnight because of drunk passengers",
+            "More police patrols are needed on {} where fights break out",
+            "Anti-social behaviour on {} goes unpunished every weekend",
+            "Young people smoking and shouting on {} scare older passengers",
+            "{} need CCTV that actually works and someone watching it",
+        ],
+    )
+    texts = lamps + buses
+    comments = pd.DataFrame(
+        {"id": [f"c{i}" for i in range(len(texts))], "text": texts, "substantive": True}
+    )
+    vectors = embedding_model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+    settings = DiscoverSettings()
+
+    def shown(result: Discovery) -> str:
+        columns = ["label", "name", "keywords", "phrases"]
+        topics = result.topics[columns].astype(str).to_numpy().ravel()
+        starter = report.starter_codebook(result, "What is missing?")
+        return " ".join([*topics, starter]).lower()
+
+    plain = discover(comments, vectors, None, embedding_model, settings, seed=3)
+    assert "hartigan" in shown(plain) or "wexcombe" in shown(plain)
+
+    safe = without_personal_data(texts, redact_many(texts, progress=False))
+    result = discover(comments, vectors, None, embedding_model, settings, seed=3, safe_texts=safe)
+    names = shown(result)
+    assert "lamp" in names or "light" in names  # what they said still names the topic
+    for private in ("hartigan", "wexcombe", "14"):
+        assert private not in names.replace("[", " ").split() and private not in names
+    # the examples are the original comments, redacted when the result is made shareable
+    assert any("Hartigan" in t for t in result.examples["text"])
+    shared = report.shareable(result)
+    assert not any("Hartigan" in t for t in shared.examples["text"])

@@ -280,8 +280,8 @@ def test_topic_groups_keep_identical_comments_together():
 def test_point_and_group_labels_name_no_one():
     """Labels are shown like quotes: a name or address that many comments share, which spaCy's
     own name filter lets through, must not name a point or a group."""
-    from pipeline.privacy import redact_many
-    from pipeline.report.keypoints import emerging, key_points, without_personal_data
+    from pipeline.privacy import redact_many, without_personal_data
+    from pipeline.report.keypoints import emerging, key_points
     from pipeline.report.quotes import QuoteConfig
 
     said = [
@@ -318,8 +318,7 @@ def test_point_and_group_labels_name_no_one():
 
 
 def test_without_personal_data_cuts_each_finding_out():
-    from pipeline.privacy import Finding, Redaction
-    from pipeline.report.keypoints import without_personal_data
+    from pipeline.privacy import Finding, Redaction, without_personal_data
 
     text = "Ask Mr Okonkwo at 22 Acacia Avenue about the lamp"
     red = Redaction(

@@ -9,6 +9,23 @@ see engine.py for the set-up and recognizers.py for the rules. Everything runs o
 """
 
 from pipeline.privacy.files import redact_file
-from pipeline.privacy.redact import MARKERS, Finding, Redaction, counts, redact, redact_many
+from pipeline.privacy.redact import (
+    MARKERS,
+    Finding,
+    Redaction,
+    counts,
+    redact,
+    redact_many,
+    without_personal_data,
+)
 
-__all__ = ["MARKERS", "Finding", "Redaction", "counts", "redact", "redact_file", "redact_many"]
+__all__ = [
+    "MARKERS",
+    "Finding",
+    "Redaction",
+    "counts",
+    "redact",
+    "redact_file",
+    "redact_many",
+    "without_personal_data",
+]

@@ -30,13 +30,7 @@ from pipeline.report.inputs import (
     read_responses,
     read_summaries,
 )
-from pipeline.report.keypoints import (
-    drafts,
-    emerging,
-    emerging_json,
-    key_points,
-    without_personal_data,
-)
+from pipeline.report.keypoints import drafts, emerging, emerging_json, key_points
 from pipeline.report.model import ReportData
 from pipeline.report.quotes import QuoteConfig, choose_quotes
 from pipeline.report.weights import effective_weights
@@ -241,7 +235,7 @@ def assemble(
     )
     tick("quotes")
     banned = (rules or QuoteRules()).ban
-    from pipeline.privacy import redact_many
+    from pipeline.privacy import redact_many, without_personal_data
 
     # once for every comment: the workbook shows them, and point labels are named without them
     texts = frame["text"].tolist()

@@ -47,20 +47,6 @@ KP_COLUMNS = ["theme_id", "point", "label", "n", "keyphrases", "quote", "quote_i
 EM_COLUMNS = ["cluster", "label", "n", "keyphrases", "quotes", "ids"]
 
 
-def without_personal_data(texts: Sequence[str], redactions: Sequence) -> list[str]:
-    """Each text with what its redaction found cut out, a comma in its place so that no phrase
-    spans the gap: point and group labels are shown like quotes and must name no one ("Mr
-    Okonkwo; bowls club", "Acacia Avenue; lamp" came through spaCy's name filter)."""
-    out = []
-    for text, redaction in zip(texts, redactions, strict=True):
-        text, pos, parts = "" if text is None else str(text), 0, []
-        for finding in redaction.found:
-            parts.append(text[pos : finding.start])
-            pos = finding.end
-        out.append(" , ".join([*parts, text[pos:]]))
-    return out
-
-
 def noun_phrases(texts: Sequence[str], extra_stop: Sequence[str] = ()) -> list[set[str]]:
     """Each text's noun phrases, as discovery names topics (pipeline.keyphrases): lemmatised,
     stop and evaluative words dropped, people's names never kept."""

@@ -8,6 +8,7 @@ from pipeline import discovery_report as report
 from pipeline.codebook import load_codebook
 from pipeline.discover import discover
 from pipeline.embed import load_model, read_embeddings
+from pipeline.privacy import redact_many, without_personal_data
 from pipeline.stages.base import Outcome, comments_table
 from pipeline.stages.status import STARTER_LINE
 from pipeline.tables import write_atomic
@@ -21,8 +22,20 @@ def run(ws: Workspace, q: Question) -> Outcome:
     vectors = np.array(read_embeddings(paths.embeddings, ids), dtype=np.float32)
     book = load_codebook(paths.codebook) if paths.codebook.exists() else None
     model = load_model(ws.settings.embedding.model_name)
-    result = discover(comments, vectors, book, model, ws.settings.discover, seed=ws.settings.seed)
-    result = report.shareable(result, ws.config.redaction_allow, ws.config.redaction_patterns)
+    allow, patterns = ws.config.redaction_allow, ws.config.redaction_patterns
+    texts = comments["text"].astype(str).tolist()
+    redactions = redact_many(texts, allow, patterns=patterns)
+    result = discover(
+        comments,
+        vectors,
+        book,
+        model,
+        ws.settings.discover,
+        seed=ws.settings.seed,
+        safe_texts=without_personal_data(texts, redactions),
+    )
+    known = {t: r.text for t, r in zip(texts, redactions, strict=True)}
+    result = report.shareable(result, allow, patterns, known)
     n_examples = ws.settings.discover.n_examples
     report.write_xlsx(result, paths.discovery_xlsx, n_examples)
     report.write_html(result, book, paths.discovery_html)
